@@ -1,0 +1,158 @@
+/*
+ * feed: the normalised post and the adapters that turn platform payloads
+ * into posts.
+ *
+ *   payload bytes --es_feed_parse()--> adapter (by shape) --> struct es_post
+ *                                          |                    (callback,
+ *                                          +--> struct es_diag   one per post)
+ *                                               (callback, one per bad record)
+ *
+ * One page can carry many posts (a Twitter v2 search page, a Weibo
+ * getIndex response), so adapters report posts through a callback. A bad
+ * record inside a page is reported through the diag callback and the
+ * adapter goes on with the next record: nothing good is dropped because a
+ * neighbour was malformed.
+ *
+ * Memory: a post handed to the callback is borrowed. Its strings live in the
+ * parser's arena and die when the callback returns; use es_post_copy() to
+ * keep one.
+ */
+#ifndef ES_FEED_H
+#define ES_FEED_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "earshot/err.h"
+
+enum es_platform {
+    ES_PLATFORM_UNKNOWN = 0,
+    ES_PLATFORM_TWITTER,
+    ES_PLATFORM_WEIBO,
+    ES_PLATFORM_WECHAT,
+    ES_PLATFORM_GENERIC
+};
+const char *es_platform_name(enum es_platform p);   /* "twitter", "weibo", ... */
+enum es_platform es_platform_from_name(const char *s);
+
+/* Payload shapes. ES_FORMAT_AUTO detects per document. */
+enum es_format {
+    ES_FORMAT_AUTO = 0,
+    ES_FORMAT_TWITTER_V2,   /* {"data":[...]|{...}, "includes":{users,places,tweets}} */
+    ES_FORMAT_TWITTER_V1,   /* a status, an array of statuses, {"statuses":[...]} */
+    ES_FORMAT_WEIBO,        /* m.weibo.cn getIndex cards/mblog; weibo.com ajax statuses */
+    ES_FORMAT_WECHAT_XML,   /* official-account push message <xml>...</xml> */
+    ES_FORMAT_WECHAT_JSON,  /* customer-service records, message JSON shapes */
+    ES_FORMAT_GENERIC       /* {"id","text", optional fields} (also our own export) */
+};
+const char *es_format_name(enum es_format f);       /* "twitter-v2", "weibo", ... */
+/* es_format_from_name: "auto", "twitter-v2", "twitter-v1", "weibo", "wechat-xml",
+ * "wechat-json", "generic"; -1 when unknown. */
+int es_format_from_name(const char *s);
+
+#define ES_POST_MAX_MENTIONS 32
+
+struct es_post {
+    const char *id;                 /* never NULL in a delivered post */
+    enum es_platform platform;
+    struct {
+        const char *id;             /* NULL when unknown */
+        const char *name;           /* display name */
+        const char *handle;         /* screen name / username, without '@' */
+        int64_t followers;          /* -1 when unknown */
+        bool verified;
+    } author;
+    const char *text;               /* never NULL; UTF-8, HTML stripped for Weibo */
+    size_t text_len;
+    int64_t created_at;             /* seconds since epoch, UTC; 0 when unknown */
+    char lang[16];                  /* "zh", "zh-Hant", "en", "" when unknown */
+    bool has_point;
+    double lat, lon;                /* WGS84, when has_point */
+    const char *place_id;           /* NULL when none */
+    const char *place_name;         /* "Xidan, Beijing"; NULL when none */
+    const char *country_code;       /* NULL when none */
+    const char *reply_to;           /* id of the post this answers, or NULL */
+    const char *thread_root;        /* conversation root id; the post's own id when it starts one */
+    const char *mentions[ES_POST_MAX_MENTIONS]; /* handles without '@' */
+    size_t n_mentions;
+    const char *url;                /* permalink, or NULL */
+};
+
+/* Options for one parse call. */
+struct es_feed_opts {
+    enum es_format format;          /* ES_FORMAT_AUTO to detect */
+    const char *source;             /* file or source name for diagnostics */
+    long line;                      /* line number of this document in `source`, or 0 */
+    int64_t ref_time;               /* "now" for relative times ("6小时前"); 0 = wall clock */
+    int tz_offset_s;                /* offset for zone-less local times (Weibo: +8h = 28800) */
+};
+
+typedef void es_post_cb(void *ud, const struct es_post *post);
+typedef void es_diag_cb(void *ud, const struct es_diag *d);
+
+/*
+ * es_feed_parse parses one document (one JSON value, or one <xml> message)
+ * of `len` bytes (not necessarily NUL-terminated) and calls `on_post` for
+ * each post in it and `on_diag` for each record it had to skip.
+ * Returns the number of posts delivered (>= 0), or ES_EPARSE when the
+ * document as a whole is not understood (on_diag is called with where), or
+ * ES_ENOMEM. on_diag may be NULL.
+ */
+int es_feed_parse(const char *buf, size_t len, const struct es_feed_opts *opts,
+                  es_post_cb *on_post, es_diag_cb *on_diag, void *ud);
+
+/* es_feed_detect returns the shape of the document, or ES_FORMAT_AUTO when unknown. */
+enum es_format es_feed_detect(const char *buf, size_t len);
+
+/*
+ * es_post_copy deep-copies a borrowed post into one heap block; free it
+ * with es_post_free (accepts NULL). NULL on ES_ENOMEM.
+ */
+struct es_post *es_post_copy(const struct es_post *p);
+void es_post_free(struct es_post *p);
+
+/*
+ * es_weibo_parse_time parses Weibo's created_at: "刚刚", "5分钟前",
+ * "6小时前", "昨天 12:00", "今天 08:01", "05-20" (this year), "2019-05-20",
+ * "Tue May 19 10:00:00 +0800 2020", against ref (seconds, UTC) with the
+ * given local offset. 0 or ES_EPARSE.
+ */
+int es_weibo_parse_time(const char *s, int64_t ref, int tz_offset_s, int64_t *out);
+
+/*
+ * es_html_strip writes the text content of an HTML fragment (Weibo's mblog
+ * text): tags dropped, <br> as newline, <img alt="[emoji]"> as its alt
+ * text, entities decoded. Returns the length written into out (out has room
+ * for len + 1 bytes; the result is never longer than the input).
+ */
+size_t es_html_strip(const char *in, size_t len, char *out);
+
+/*
+ * CSV: a file of posts with a header row. es_csv_reader reads records with
+ * RFC 4180 quoting (CR, LF or CRLF record ends) and hands each as a post
+ * with the columns mapped by header name: id (or tweet_id), text (or the
+ * column named by text_column), created_at, author / author_id, lang,
+ * platform, lat/lon (or tweet_coord "[lat, lon]"), reply_to /
+ * in_response_to_tweet_id. A record without text is reported and skipped.
+ * Lines count records from 1 at the header.
+ */
+struct es_csv_opts {
+    const char *source;
+    const char *text_column;        /* NULL: "text", then "review", then "content" */
+    const char *id_column;          /* NULL: "id", then "tweet_id"; the record number when absent */
+    size_t max_record;              /* cap on one record's bytes (hostile input); 0 = 1 MiB */
+};
+/*
+ * A push parser: feed it bytes in chunks of any size, then finish. Posts are
+ * delivered from inside es_csv_feed / es_csv_finish. Returns 0 or ES_ENOMEM;
+ * bad records go to on_diag and are skipped.
+ */
+struct es_csv;
+struct es_csv *es_csv_new(const struct es_csv_opts *opts, es_post_cb *on_post,
+                          es_diag_cb *on_diag, void *ud);
+int es_csv_feed(struct es_csv *c, const char *buf, size_t len);
+int es_csv_finish(struct es_csv *c);
+void es_csv_free(struct es_csv *c);
+
+#endif
