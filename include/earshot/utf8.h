@@ -22,4 +22,14 @@ size_t es_utf8_count(const char *s, size_t n);
 /* es_utf8_is_cjk: Han ideographs, kana, hangul, CJK punctuation. */
 int es_utf8_is_cjk(uint32_t cp);
 
+
+
+/*
+ * es_html_entity decodes one HTML character reference at s ("&amp;",
+ * "&#38;", "&#x4E00;", "&nbsp;" and the other common named ones; n bytes
+ * available, s[0] == '&'). Returns the bytes consumed and sets *cp, or 0
+ * when s does not start a reference it knows (the '&' is then literal text).
+ */
+size_t es_html_entity(const char *s, size_t n, uint32_t *cp);
+
 #endif

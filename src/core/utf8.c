@@ -98,3 +98,66 @@ int es_utf8_is_cjk(uint32_t cp)
            (cp >= 0x3000 && cp <= 0x30FF) || (cp >= 0xAC00 && cp <= 0xD7AF) ||
            (cp >= 0xFF00 && cp <= 0xFFEF);
 }
+
+#include <string.h>
+
+struct named_entity {
+    const char *name;
+    uint32_t cp;
+};
+
+/* The references platforms actually send in post text and Weibo HTML. */
+static const struct named_entity named[] = {
+    {"amp", '&'},      {"lt", '<'},       {"gt", '>'},       {"quot", '"'},
+    {"apos", '\''},    {"nbsp", 0xA0},    {"ensp", 0x2002},  {"emsp", 0x2003},
+    {"thinsp", 0x2009}, {"zwnj", 0x200C}, {"zwj", 0x200D},   {"hellip", 0x2026},
+    {"mdash", 0x2014}, {"ndash", 0x2013}, {"lsquo", 0x2018}, {"rsquo", 0x2019},
+    {"ldquo", 0x201C}, {"rdquo", 0x201D}, {"middot", 0xB7},  {"copy", 0xA9},
+    {"reg", 0xAE},     {"trade", 0x2122}, {"yen", 0xA5},     {"euro", 0x20AC},
+    {"pound", 0xA3},   {"times", 0xD7},   {"laquo", 0xAB},   {"raquo", 0xBB},
+    {"deg", 0xB0},     {"bull", 0x2022},
+};
+
+size_t es_html_entity(const char *s, size_t n, uint32_t *cp)
+{
+    if (n < 3 || s[0] != '&')
+        return 0;
+    size_t i = 1;
+    if (s[1] == '#') {
+        uint32_t v = 0;
+        int hex = i + 1 < n && (s[2] == 'x' || s[2] == 'X');
+        i = hex ? 3 : 2;
+        size_t start = i;
+        while (i < n && i - start < 8) {
+            char c = s[i];
+            int d;
+            if (c >= '0' && c <= '9')
+                d = c - '0';
+            else if (hex && c >= 'a' && c <= 'f')
+                d = c - 'a' + 10;
+            else if (hex && c >= 'A' && c <= 'F')
+                d = c - 'A' + 10;
+            else
+                break;
+            v = v * (hex ? 16 : 10) + (uint32_t)d;
+            i++;
+        }
+        if (i == start || i >= n || s[i] != ';')
+            return 0;
+        if (v == 0 || v > 0x10FFFF || (v >= 0xD800 && v <= 0xDFFF))
+            v = ES_UTF8_REPLACEMENT;
+        *cp = v;
+        return i + 1;
+    }
+    while (i < n && i < 10 && ((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= 'A' && s[i] <= 'Z')))
+        i++;
+    if (i >= n || s[i] != ';' || i == 1)
+        return 0;
+    for (size_t k = 0; k < sizeof named / sizeof named[0]; k++) {
+        if (strlen(named[k].name) == i - 1 && memcmp(named[k].name, s + 1, i - 1) == 0) {
+            *cp = named[k].cp;
+            return i + 1;
+        }
+    }
+    return 0;
+}
