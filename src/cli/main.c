@@ -1,1 +1,46 @@
-int main(void){return 0;}
+#include <stdio.h>
+#include <string.h>
+
+#include "cli/cli.h"
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+            "earshot %s: find complaints about your brands in social posts, and answer them\n"
+            "by the FEARS rules.\n"
+            "\n"
+            "usage: earshot COMMAND [options]\n"
+            "\n"
+            "commands:\n"
+            "  scan [FILE...]   judge posts from JSONL or CSV files (backfill) and print the\n"
+            "                   complaints as JSON lines\n"
+            "  rules check      check keyword lists and rules; print file:line:col diagnostics\n"
+            "  version          print the version\n"
+            "\n"
+            "Run 'earshot COMMAND --help' for a command's options.\n",
+            ES_VERSION);
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        usage(stderr);
+        return ES_EXIT_USAGE;
+    }
+    const char *cmd = argv[1];
+    if (strcmp(cmd, "-h") == 0 || strcmp(cmd, "--help") == 0 || strcmp(cmd, "help") == 0) {
+        usage(stdout);
+        return ES_EXIT_OK;
+    }
+    if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {
+        printf("earshot %s\n", ES_VERSION);
+        return ES_EXIT_OK;
+    }
+    if (strcmp(cmd, "scan") == 0)
+        return es_cli_scan(argc - 1, argv + 1);
+    if (strcmp(cmd, "rules") == 0)
+        return es_cli_rules(argc - 1, argv + 1);
+    fprintf(stderr, "earshot: unknown command '%s'\n\n", cmd);
+    usage(stderr);
+    return ES_EXIT_USAGE;
+}
