@@ -8,10 +8,14 @@
  * rules refer to sets. Set 0 is @brand (all aliases), sets 1..n_brands are
  * the brands, then the lists, then inline terms.
  */
+#include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "earshot/alloc.h"
 #include "earshot/buf.h"
@@ -596,6 +600,99 @@ static char *hs_escape(const char *s, size_t n)
     return o;
 }
 
+
+/*
+ * The Hyperscan database cache. Compiling 1,000 patterns takes about a
+ * second; loading the serialised database takes milliseconds. The cache key
+ * hashes the Hyperscan version and every expression with its flags and id,
+ * so any change to the rules, or a new library, misses and recompiles.
+ * Files live in $EARSHOT_CACHE_DIR, else $XDG_CACHE_HOME/earshot, else
+ * ~/.cache/earshot; EARSHOT_CACHE_DIR=off disables the cache. A cache that
+ * cannot be read or written only costs the compile.
+ */
+static bool cache_path(char *out, size_t n, uint64_t h1, uint64_t h2)
+{
+    const char *dir = getenv("EARSHOT_CACHE_DIR");
+    char base[3072];
+    if (dir && strcmp(dir, "off") == 0)
+        return false;
+    if (dir && *dir) {
+        snprintf(base, sizeof base, "%s", dir);
+    } else if (getenv("XDG_CACHE_HOME") && *getenv("XDG_CACHE_HOME")) {
+        snprintf(base, sizeof base, "%s/earshot", getenv("XDG_CACHE_HOME"));
+    } else if (getenv("HOME") && *getenv("HOME")) {
+        snprintf(base, sizeof base, "%s/.cache/earshot", getenv("HOME"));
+    } else {
+        return false;
+    }
+    if (mkdir(base, 0700) != 0 && errno != EEXIST) {
+        /* maybe the parent is missing: ~/.cache on a fresh account */
+        char parent[3072];
+        snprintf(parent, sizeof parent, "%s", base);
+        char *slash = strrchr(parent, '/');
+        if (slash && slash != parent) {
+            *slash = '\0';
+            mkdir(parent, 0700);
+        }
+        if (mkdir(base, 0700) != 0 && errno != EEXIST)
+            return false;
+    }
+    snprintf(out, n, "%s/hs-%016llx%016llx.db", base, (unsigned long long)h1,
+             (unsigned long long)h2);
+    return true;
+}
+
+static void cache_key(const char **ex, const unsigned *flags, const unsigned *ids, uint32_t k,
+                      uint64_t *h1, uint64_t *h2)
+{
+    uint64_t a = hash(hs_version(), strlen(hs_version())), b = 0x9e3779b97f4a7c15ull;
+    for (uint32_t i = 0; i < k; i++) {
+        size_t l = strlen(ex[i]);
+        unsigned meta[2] = {flags[i], ids[i]};
+        a = (a ^ hash(ex[i], l)) * 0x100000001b3ull ^ hash((const char *)meta, sizeof meta);
+        b = (b + hash(ex[i], l + 1) + (uint64_t)i * 0xff51afd7ed558ccdull) * 31 + meta[0] * 7 +
+            meta[1];
+    }
+    *h1 = a;
+    *h2 = b ^ k;
+}
+
+static hs_database_t *cache_load(const char *path)
+{
+    int fd = open(path, O_RDONLY);
+    if (fd < 0)
+        return NULL;
+    struct stat st;
+    hs_database_t *db = NULL;
+    if (fstat(fd, &st) == 0 && st.st_size > 0 && st.st_size < (1 << 30)) {
+        char *buf = es_malloc((size_t)st.st_size);
+        if (buf && read(fd, buf, (size_t)st.st_size) == st.st_size &&
+            hs_deserialize_database(buf, (size_t)st.st_size, &db) != HS_SUCCESS)
+            db = NULL;
+        es_free(buf);
+    }
+    close(fd);
+    return db;
+}
+
+static void cache_store(const char *path, const hs_database_t *db)
+{
+    char *bytes = NULL;
+    size_t len = 0;
+    if (hs_serialize_database(db, &bytes, &len) != HS_SUCCESS)
+        return;
+    char tmp[4200];
+    snprintf(tmp, sizeof tmp, "%s.%ld.tmp", path, (long)getpid());
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    if (fd >= 0) {
+        bool ok = write(fd, bytes, len) == (ssize_t)len;
+        ok = close(fd) == 0 && ok;
+        if (!ok || rename(tmp, path) != 0)
+            unlink(tmp);
+    }
+    free(bytes); /* allocated by Hyperscan's default allocator */
+}
+
 static int build_hs(struct cc *c)
 {
     struct es_ruleset *rs = c->rs;
@@ -638,11 +735,25 @@ static int build_hs(struct cc *c)
             struct es__atom *a = &rs->atoms[ids[j]];
             ex[j] = a->kind == ES__ATOM_LIT ? expr[ids[j]] : a->pat;
         }
+        char path[4096];
+        uint64_t h1, h2;
+        cache_key(ex, flags, ids, k, &h1, &h2);
+        bool cached = cache_path(path, sizeof path, h1, h2);
+        if (cached) {
+            rs->db = cache_load(path);
+            if (rs->db) {
+                es_free(ex);
+                break;
+            }
+        }
         hs_compile_error_t *err = NULL;
         hs_error_t hr = hs_compile_multi(ex, flags, ids, k, HS_MODE_BLOCK, NULL, &rs->db, &err);
         es_free(ex);
-        if (hr == HS_SUCCESS)
+        if (hr == HS_SUCCESS) {
+            if (cached)
+                cache_store(path, rs->db);
             break;
+        }
         if (err && err->expression >= 0 && (uint32_t)err->expression < k &&
             rs->atoms[ids[err->expression]].kind == ES__ATOM_RE) {
             /* Hyperscan cannot take this regex even as a prefilter: PCRE2 runs it on
