@@ -16,6 +16,32 @@
  * Memory: a post handed to the callback is borrowed. Its strings live in the
  * parser's arena and die when the callback returns; use es_post_copy() to
  * keep one.
+ *
+ * What counts as a post (details at the top of each src/feed/<shape>.c):
+ *   twitter-v2   every element of "data" with text (note_tweet.text preferred);
+ *                users, lists, counts buckets and DM events give no post
+ *   twitter-v1   statuses; a retweet is delivered as itself, its
+ *                retweeted_status is not delivered separately
+ *   weibo        every mblog/status (cards, card_group, data.list, statuses);
+ *                retweeted_status is not delivered separately; profile
+ *                (userInfo) responses give no post and no error
+ *   wechat-xml   text, location, link, and voice with Recognition; events,
+ *                images, videos give no post and no error
+ *   wechat-json  customer-service records with opercode 2001/2003 (the
+ *                customer's; 2002 is the agent's), JSON push messages, and
+ *                {"touser","msgtype":"text"} message objects
+ *   generic      {"id","text",...} objects, one per document or an array
+ * A document "not understood" (ES_EPARSE) is one that is not JSON/XML, or,
+ * with ES_FORMAT_AUTO, whose shape is unknown. Well-formed responses that
+ * simply hold no posts return 0.
+ *
+ * Bad input: a record that cannot become a post (no id, no text, wrong type)
+ * is skipped with an ES_DIAG_ERROR naming opts->source, opts->line and the
+ * field ("data[3].text: not a string"); a bad optional field (date, point,
+ * follower count) gives an ES_DIAG_WARNING and the post is delivered without
+ * it. Invalid UTF-8 in a document is replaced by U+FFFD (one warning per
+ * document) before parsing, so one bad byte does not lose a page. Text
+ * longer than 64 KiB is cut at a character boundary, with a warning.
  */
 #ifndef ES_FEED_H
 #define ES_FEED_H
@@ -73,7 +99,8 @@ struct es_post {
     const char *place_name;         /* "Xidan, Beijing"; NULL when none */
     const char *country_code;       /* NULL when none */
     const char *reply_to;           /* id of the post this answers, or NULL */
-    const char *thread_root;        /* conversation root id; the post's own id when it starts one */
+    const char *thread_root;        /* conversation root id; the post's own id when it starts one;
+                                       NULL when the payload does not say (a v1.1 reply) */
     const char *mentions[ES_POST_MAX_MENTIONS]; /* handles without '@' */
     size_t n_mentions;
     const char *url;                /* permalink, or NULL */
@@ -136,6 +163,17 @@ size_t es_html_strip(const char *in, size_t len, char *out);
  * platform, lat/lon (or tweet_coord "[lat, lon]"), reply_to /
  * in_response_to_tweet_id. A record without text is reported and skipped.
  * Lines count records from 1 at the header.
+ *
+ * Additions: a tweet_id in scientific notation (Excel-damaged, "5.70306E+17")
+ * is not an id; "_unit_id" (CrowdFlower exports) is used instead when the
+ * file has it, else the record number. A record-number id is the record's
+ * line as counted above (the first data record is "2"). The header's line
+ * end picks the record ends: LF/CRLF headers make LF the only record end
+ * (a raw CR inside a field is data), a lone-CR header makes CR and LF both
+ * end records. Bytes that are not valid UTF-8 are decoded as Windows-1252.
+ * Columns also read: author_id, name, handle/screen_name/username,
+ * followers(_count), tweet_created (also "2/24/15 11:35" as UTC),
+ * thread_root, url.
  */
 struct es_csv_opts {
     const char *source;

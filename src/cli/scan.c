@@ -317,7 +317,8 @@ static bool fill_lines(struct scan *s, struct input *in, struct job *j)
     j->first_line = in->line;
     if (ensure(&j->data, &j->alloc, CHUNK + in->carry_len + 1))
         return false;
-    memcpy(j->data, in->carry, in->carry_len);
+    if (in->carry_len)
+        memcpy(j->data, in->carry, in->carry_len);
     j->len = in->carry_len;
     in->carry_len = 0;
     for (;;) {
