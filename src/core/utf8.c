@@ -1,3 +1,5 @@
+#include <string.h>
+
 #include "earshot/utf8.h"
 
 uint32_t es_utf8_decode(const unsigned char *s, size_t n, size_t *len)
@@ -69,6 +71,16 @@ int es_utf8_valid(const char *s, size_t n)
     const unsigned char *p = (const unsigned char *)s;
     size_t i = 0;
     while (i < n) {
+        /* ASCII runs, eight bytes at a time. */
+        while (i + 8 <= n) {
+            uint64_t w;
+            memcpy(&w, p + i, 8);
+            if (w & 0x8080808080808080ull)
+                break;
+            i += 8;
+        }
+        if (i >= n)
+            break;
         if (p[i] < 0x80) {
             i++;
             continue;
@@ -98,8 +110,6 @@ int es_utf8_is_cjk(uint32_t cp)
            (cp >= 0x3000 && cp <= 0x30FF) || (cp >= 0xAC00 && cp <= 0xD7AF) ||
            (cp >= 0xFF00 && cp <= 0xFFEF);
 }
-
-#include <string.h>
 
 struct named_entity {
     const char *name;
