@@ -304,16 +304,19 @@ class RuleSet:
             for terms, n in r["near"]:
                 ns = self._spans(terms, text, cache, brand_spans)
                 cands = [c for c in cands
-                         if any(max(c[0] - e, s - c[1], 0) <= n for s, e in ns)]
+                         if any((s, e) != c and max(c[0] - e, s - c[1], 0) <= n for s, e in ns)]
             for terms, mode, n in r["nots"]:
                 ns = self._spans(terms, text, cache, brand_spans)
                 keep = []
                 for c in cands:
                     neg = False
                     for s, e in ns:
-                        if mode in ("before", "around") and 0 <= c[0] - e <= n:
+                        # as in src/match/matcher.c: a negation that starts before the
+                        # candidate counts when it ends within N characters before it
+                        # or overlaps it; one starting at the same place does not.
+                        if mode in ("before", "around") and s < c[0] and c[0] - e <= n:
                             neg = True
-                        if mode in ("after", "around") and 0 <= s - c[1] <= n:
+                        if mode in ("after", "around") and e > c[1] and s - c[1] <= n:
                             neg = True
                         if neg:
                             break

@@ -34,8 +34,8 @@
  *   the file has tweet_id, else "generic")
  *   lat / latitude, lon / lng / longitude, tweet_coord "[lat, lon]" ([0.0, 0.0] = none)
  *   reply_to / in_response_to_tweet_id (floats such as "3.0" become "3"), thread_root, url
- * Without an id column the id is the record number (the header is record 1,
- * so the first data record has id "2", matching the line number of diags).
+ * Without an id column the id is the record number: the header is record 0,
+ * so the first data record has id "1"; diagnostics name records the same way.
  *
  * Encoding: a field that is not valid UTF-8 has each invalid byte decoded as
  * Windows-1252 (latin-1 for 0xA0-0xFF; the five bytes cp1252 leaves
@@ -89,7 +89,7 @@ struct es_csv {
     int resync; /* after a quoting error: skip to the next record end */
     int nomem;
     int no_text_col;
-    long rec;              /* number of the record being read; the header is 1 */
+    long rec;              /* number of the record being read; the header is 0 */
     struct es_buf pending; /* bytes seen before the mode is known */
     struct es_buf rbuf;    /* the current record's fields, NUL-separated */
     size_t offs[MAX_FIELDS];
@@ -159,7 +159,7 @@ struct es_csv *es_csv_new(const struct es_csv_opts *opts, es_post_cb *on_post, e
     c->on_post = on_post;
     c->on_diag = on_diag;
     c->ud = ud;
-    c->rec = 1;
+    c->rec = 0;
     es_buf_init(&c->pending, c->opts.max_record + 4);
     es_buf_init(&c->rbuf, c->opts.max_record + MAX_FIELDS + 16);
     es__arena_init(&c->arena);
@@ -513,7 +513,7 @@ static void on_record(int term, void *ud)
              "record %ld: longer than %zu bytes (or over %d fields), "
              "skipped",
              c->rec, c->opts.max_record, MAX_FIELDS);
-    } else if (c->rec == 1) {
+    } else if (c->rec == 0) {
         header(c);
     } else if (!c->no_text_col) {
         record(c);

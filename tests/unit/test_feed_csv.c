@@ -82,8 +82,8 @@ ES_TEST(waimai_gives_11987_reviews_with_record_number_ids)
 {
     struct sink s = {0};
     struct es_csv_opts o = {.source = "waimai_10k.csv"};
-    s.keep_ids[0] = "2";
-    s.keep_ids[1] = "11988";
+    s.keep_ids[0] = "1";
+    s.keep_ids[1] = "11987";
     ES_ASSERT_EQ(run_file(ES_SHARED_DATA "/waimai_10k/waimai_10k.csv", 4093, &o, &s), 0);
     ES_ASSERT_EQ(s.posts, 11987);
     ES_ASSERT_EQ(s.errors, 0);
