@@ -111,16 +111,18 @@ static int is_term_lf(unsigned char c)
     return c == '\n';
 }
 
-static void diag(struct es_csv *c, enum es_severity sev, long line, const char *fmt, ...)
+static void diag(struct es_csv *c, enum es_severity sev, long rec, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 
-static void diag(struct es_csv *c, enum es_severity sev, long line, const char *fmt, ...)
+/* diag reports about record `rec` (0 = the header) at line rec + 1: the file's line when
+ * no record before it spans lines. */
+static void diag(struct es_csv *c, enum es_severity sev, long rec, const char *fmt, ...)
 {
     if (!c->on_diag)
         return;
     struct es_diag d;
     d.file = c->opts.source;
-    d.line = line;
+    d.line = rec + 1;
     d.col = 0;
     d.severity = sev;
     va_list ap;
@@ -365,12 +367,12 @@ static void header(struct es_csv *c)
             if (strcasecmp(c->names[i], c->opts.id_column) == 0)
                 c->col[C_ID] = (int)i;
         if (c->col[C_ID] < 0)
-            diag(c, ES_DIAG_WARNING, 1, "header: no id column \"%.100s\"; ids are record numbers",
+            diag(c, ES_DIAG_WARNING, 0, "header: no id column \"%.100s\"; ids are record numbers",
                  c->opts.id_column);
     }
     if (c->col[C_TEXT] < 0) {
         c->no_text_col = 1;
-        diag(c, ES_DIAG_ERROR, 1, "header: no text column (%s); every record is skipped",
+        diag(c, ES_DIAG_ERROR, 0, "header: no text column (%s); every record is skipped",
              c->opts.text_column ? c->opts.text_column : "text, review or content");
     }
 }
