@@ -17,7 +17,12 @@
 #define ES_EXIT_IO 3
 
 int es_cli_scan(int argc, char **argv);
+int es_cli_ingest(int argc, char **argv);
+/* outbox run: the worker that posts accepted replies */
+int es_cli_outbox(int argc, char **argv);
 int es_cli_rules(int argc, char **argv);
+/* mentions, claim, release, reply, dm, resolve, ignore, suggest, customers, outbox dead */
+int es_cli_agent(const char *cmd, int argc, char **argv);
 
 /* es_cli_default_dir: "<home>/keywords" or "<home>/rules" for the shipped files,
  * home being $EARSHOT_HOME, else the source tree, else the installed data dir.

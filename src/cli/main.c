@@ -15,6 +15,12 @@ static void usage(FILE *f)
             "  scan [FILE...]   judge posts from JSONL or CSV files (backfill) and print the\n"
             "                   complaints as JSON lines\n"
             "  rules check      check keyword lists and rules; print file:line:col diagnostics\n"
+            "  ingest [FILE...] scan posts and record the complaints as mentions in Redis\n"
+            "  mentions list|show, claim, release, reply, dm, resolve, ignore, suggest\n"
+            "                   triage and answer (FEARS-checked); 'earshot mentions --help'\n"
+            "  customers load FILE   VIP tiers (CSV platform,handle,tier)\n"
+            "  outbox run       post accepted replies and DMs through the platforms' APIs\n"
+            "  outbox dead      list replies that could not be posted\n"
             "  version          print the version\n"
             "\n"
             "Run 'earshot COMMAND --help' for a command's options.\n",
@@ -38,8 +44,21 @@ int main(int argc, char **argv)
     }
     if (strcmp(cmd, "scan") == 0)
         return es_cli_scan(argc - 1, argv + 1);
+    if (strcmp(cmd, "ingest") == 0)
+        return es_cli_ingest(argc - 1, argv + 1);
     if (strcmp(cmd, "rules") == 0)
         return es_cli_rules(argc - 1, argv + 1);
+    static const char *agent_cmds[] = {"mentions", "claim",   "release",   "reply",
+                                       "dm",       "resolve", "ignore",    "suggest",
+                                       "customers"};
+    for (size_t i = 0; i < sizeof agent_cmds / sizeof *agent_cmds; i++)
+        if (strcmp(cmd, agent_cmds[i]) == 0)
+            return es_cli_agent(cmd, argc - 1, argv + 1);
+    if (strcmp(cmd, "outbox") == 0) {
+        if (argc >= 3 && strcmp(argv[2], "run") == 0)
+            return es_cli_outbox(argc - 2, argv + 2);
+        return es_cli_agent(cmd, argc - 1, argv + 1);
+    }
     fprintf(stderr, "earshot: unknown command '%s'\n\n", cmd);
     usage(stderr);
     return ES_EXIT_USAGE;

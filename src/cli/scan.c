@@ -28,6 +28,7 @@
 #include "earshot/clock.h"
 #include "earshot/feed.h"
 #include "earshot/match.h"
+#include "earshot/store.h"
 
 #define CHUNK (1u << 20)           /* bytes of whole lines per job */
 #define MAX_LINE (16u << 20)       /* a longer line is reported and skipped */
@@ -57,6 +58,8 @@ struct opts {
     int threads;
     int64_t ref_time;
     bool multi_source;
+    bool ingest;            /* earshot ingest: complaints become mentions in Redis */
+    const char *redis_url, *data_dir;
 };
 
 struct worker {
@@ -70,6 +73,8 @@ struct worker {
     size_t n_cats;
     /* the job being processed, for the callbacks */
     struct job *job;
+    struct es_store *store; /* ingest: this worker's connection */
+    uint64_t ingested, duplicates;
 };
 
 struct scan {
@@ -157,6 +162,57 @@ static void emit(struct worker *w, const struct es_post *p, const struct es_matc
     }
 }
 
+/* ingest records one complaint as a mention (deduplicated by platform and post id). */
+static void ingest(struct worker *w, const struct es_post *p, const struct es_match *res)
+{
+    const struct es_ruleset *rs = w->s->rs;
+    struct es_buf rules, spans;
+    es_buf_init(&rules, 1 << 16);
+    es_buf_init(&spans, 1 << 20);
+    es_buf_putc(&rules, '[');
+    for (size_t i = 0; i < res->n_rules; i++) {
+        const char *id = es_ruleset_rule_id(rs, (size_t)res->rules[i]);
+        if (i)
+            es_buf_putc(&rules, ',');
+        es_buf_json_str(&rules, id, strlen(id));
+    }
+    es_buf_putc(&rules, ']');
+    es_buf_putc(&spans, '[');
+    for (size_t i = 0; i < res->n_spans; i++) {
+        const struct es_span *sp = &res->spans[i];
+        es_buf_printf(&spans, "%s{\"start\":%zu,\"end\":%zu,\"%s\":", i ? "," : "", sp->start,
+                      sp->end, sp->rule >= 0 ? "rule" : "brand");
+        const char *name = sp->rule >= 0 ? es_ruleset_rule_id(rs, (size_t)sp->rule)
+                                         : es_ruleset_brand_id(rs, (size_t)sp->brand);
+        es_buf_json_str(&spans, name, strlen(name));
+        es_buf_putc(&spans, '}');
+    }
+    es_buf_putc(&spans, ']');
+    struct es_mention_in in = {0};
+    in.brand = res->brand >= 0 ? es_ruleset_brand_id(rs, (size_t)res->brand) : NULL;
+    in.category = res->category;
+    in.severity = res->severity;
+    in.score = res->score;
+    in.complaint = true;
+    in.rules_json = rules.data;
+    in.spans_json = spans.data;
+    char mid[64];
+    bool created = false;
+    int rc = es_store_mention_add(w->store, p, &in, es_clock_now() * 1000, mid, sizeof mid,
+                                  &created);
+    if (rc) {
+        w->bad++;
+        es_buf_printf(&w->job->err, "%s: post %s: not recorded: %s\n", w->job->source, p->id,
+                      es_strerror(rc));
+    } else if (created) {
+        w->ingested++;
+    } else {
+        w->duplicates++;
+    }
+    es_buf_cleanup(&rules);
+    es_buf_cleanup(&spans);
+}
+
 static void count_category(struct worker *w, const char *cat)
 {
     for (size_t i = 0; i < w->n_cats; i++) {
@@ -188,6 +244,8 @@ static void judge(struct worker *w, const struct es_post *p)
         if (res->category)
             count_category(w, res->category);
     }
+    if (w->store && res->complaint)
+        ingest(w, p, res);
     if (w->s->o.count)
         return;
     if (res->complaint || w->s->o.all)
@@ -675,10 +733,13 @@ static int run(struct scan *s, char **files, int n_files)
     return 0;
 }
 
+static int scan_main(int argc, char **argv, bool ingest);
+
 static void usage(FILE *f)
 {
     fprintf(f,
             "usage: earshot scan [options] [FILE...]\n"
+            "       earshot ingest [options] [--redis URL] [--data-dir DIR] [FILE...]\n"
             "\n"
             "Judges every post in the files (standard input when none, or '-') and prints\n"
             "one JSON object per complaint: id, platform, complaint, score, brand, category,\n"
@@ -704,7 +765,12 @@ static void usage(FILE *f)
             "  --ref-time TIME         'now' for relative Weibo times (ISO 8601)\n"
             "  --no-progress           no progress line (it shows only on a terminal)\n"
             "  -q, --quiet             do not print bad-record errors (they are still counted)\n"
+            "  --redis URL, --data-dir DIR   ingest: where the mentions go (default: the\n"
+            "                          embedded server, see 'earshot mentions --help')\n"
             "  -h, --help\n"
+            "\n"
+            "'earshot ingest' judges the same way and records every complaint as a mention in\n"
+            "the triage queue (deduplicated by platform and post id).\n"
             "\n"
             "Bad records are reported on standard error as file:line: error: ... and skipped;\n"
             "the scan goes on.\n"
@@ -713,7 +779,17 @@ static void usage(FILE *f)
             "3 a file could not be read.\n");
 }
 
+int es_cli_ingest(int argc, char **argv)
+{
+    return scan_main(argc, argv, true);
+}
+
 int es_cli_scan(int argc, char **argv)
+{
+    return scan_main(argc, argv, false);
+}
+
+static int scan_main(int argc, char **argv, bool ingest)
 {
     static const struct option longopts[] = {
         {"format", required_argument, NULL, 'f'},   {"csv", no_argument, NULL, 'C'},
@@ -724,9 +800,11 @@ int es_cli_scan(int argc, char **argv)
         {"keywords", required_argument, NULL, 'k'}, {"rules", required_argument, NULL, 'r'},
         {"ref-time", required_argument, NULL, 'R'}, {"no-progress", no_argument, NULL, 'P'},
         {"quiet", no_argument, NULL, 'q'},          {"help", no_argument, NULL, 'h'},
+        {"redis", required_argument, NULL, 'D'},    {"data-dir", required_argument, NULL, 'E'},
         {NULL, 0, NULL, 0}};
     struct scan s;
     memset(&s, 0, sizeof s);
+    s.o.ingest = ingest;
     s.o.format = ES_FORMAT_AUTO;
     long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
     s.o.threads = ncpu > 0 ? (int)ncpu : 1;
@@ -775,6 +853,8 @@ int es_cli_scan(int argc, char **argv)
             break;
         case 'P': s.o.progress = false; break;
         case 'q': s.o.quiet = true; break;
+        case 'D': s.o.redis_url = optarg; break;
+        case 'E': s.o.data_dir = optarg; break;
         case 'h': usage(stdout); return ES_EXIT_OK;
         default: usage(stderr); return ES_EXIT_USAGE;
         }
@@ -816,7 +896,20 @@ int es_cli_scan(int argc, char **argv)
         w->s = &s;
         w->m = es_matcher_new(rs);
         w->brand_hits = es_calloc(es_ruleset_brand_count(rs) + 1, sizeof *w->brand_hits);
-        if (!w->m || !w->brand_hits || pthread_create(&w->tid, NULL, worker_main, w) != 0)
+        if (!w->m || !w->brand_hits)
+            break;
+        if (s.o.ingest) {
+            /* The first worker may start the embedded server; the others share it. */
+            struct es_store_opts so = {s.o.redis_url, s.o.data_dir, 0};
+            struct es_diag d = {0};
+            if (es_store_open(&so, &w->store, &d) != 0) {
+                char line[1024];
+                es_diag_format(&d, line, sizeof line);
+                fprintf(stderr, "earshot ingest: %s\n", line);
+                break;
+            }
+        }
+        if (pthread_create(&w->tid, NULL, worker_main, w) != 0)
             break;
         started++;
     }
@@ -839,6 +932,15 @@ int es_cli_scan(int argc, char **argv)
             complaints += s.workers[i].complaints;
         if (s.o.count)
             printf("%llu\n", (unsigned long long)complaints);
+        if (s.o.ingest) {
+            uint64_t added = 0, dups = 0;
+            for (int i = 0; i < s.o.threads; i++) {
+                added += s.workers[i].ingested;
+                dups += s.workers[i].duplicates;
+            }
+            fprintf(stderr, "earshot ingest: %llu mentions recorded, %llu already known\n",
+                    (unsigned long long)added, (unsigned long long)dups);
+        }
         fflush(stdout);
         if (s.o.stats)
             print_stats(&s, seconds);
@@ -855,6 +957,7 @@ out:
         for (int i = 0; i < s.o.threads; i++) {
             es_matcher_free(s.workers[i].m);
             es_free(s.workers[i].brand_hits);
+            es_store_close(s.workers[i].store);
         }
     es_free(s.workers);
     if (s.slots)

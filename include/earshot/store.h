@@ -1,0 +1,215 @@
+/*
+ * store: Redis, earshot's system of record. Every key and every Lua script
+ * lives in this module (docs/redis.md lists them). Multi-step state changes
+ * are Lua scripts run with EVALSHA, never read-modify-write from C.
+ *
+ * The conversation state machine (one customer's complaint thread on one
+ * platform: platform + thread root + author):
+ *
+ *              claim                reply (public)          reply (public,
+ *     new ─────────────> claimed ─────────────> replied_1 ───DM invitation)──> replied_2
+ *      │  <── release ──    │                       │                          (DM open:
+ *      │                    │                       │                           DMs only)
+ *      └──── ignore ────────┴──> ignored            └─────── resolve ─────────┐    │
+ *                                                                             v    v
+ *                                                                           resolved
+ *
+ * A claim is a lease on the conversation (holder + end time) that only its
+ * holder renews; only the holder replies, resolves or ignores. A third
+ * public reply is refused (fears_reply_limit), the second must invite a DM
+ * (fears_dm_required), DMs need the DM open (fears_dm_not_open). Each
+ * accepted reply is written to the outbox stream by the same script that
+ * accepted it.
+ *
+ * struct es_store is a synchronous connection (CLI, tests, worker threads):
+ * never use it on an event-loop thread.
+ */
+#ifndef ES_STORE_H
+#define ES_STORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+#include "earshot/err.h"
+#include "earshot/feed.h"
+
+#define ES_STORE_SHARDS 16
+
+struct es_store_opts {
+    const char *redis_url; /* "redis://host:port", "unix:///path/redis.sock"; NULL or "" = embedded */
+    const char *data_dir;  /* embedded server's directory (socket, AOF, log); NULL = default */
+    int timeout_ms;        /* connect and command timeout; 0 = 5000 */
+};
+
+struct es_store;
+
+/*
+ * es_store_open connects. With no URL it uses the embedded server of
+ * data_dir: an already running one (its socket answers PING), else it starts
+ * a private redis-server child (unix socket, AOF on) and owns it: it is
+ * stopped by es_store_close. Errors go to d. 0, ES_EIO or ES_ENOMEM.
+ */
+int es_store_open(const struct es_store_opts *o, struct es_store **out, struct es_diag *d);
+void es_store_close(struct es_store *s);
+
+/* es_store_default_dir: $EARSHOT_DATA_DIR, else $XDG_DATA_HOME/earshot, else
+ * ~/.local/share/earshot. */
+void es_store_default_dir(char *out, size_t n);
+
+/* es_store_ping: 0 when Redis answers. */
+int es_store_ping(struct es_store *s);
+
+/* ---- embedded redis-server ---- */
+
+struct es_redis_child;
+/* Starts redis-server in dir (created if missing) on dir/redis.sock and waits until
+ * it answers (up to 10 s). sock gets the socket path. 0, ES_EIO (d says why). */
+int es_redis_child_start(const char *dir, struct es_redis_child **out, char *sock, size_t n,
+                         struct es_diag *d);
+/* SIGTERM, wait up to 5 s, then SIGKILL. Accepts NULL. */
+void es_redis_child_stop(struct es_redis_child *c);
+int es_redis_child_pid(const struct es_redis_child *c);
+
+/* ---- mentions ---- */
+
+/* What the matcher and pipeline say about a flagged post. */
+struct es_mention_in {
+    const char *brand;      /* NULL: none */
+    const char *category;
+    int severity;           /* 1..4 */
+    double score;
+    bool complaint;
+    const char *rules_json; /* JSON array of rule ids, or NULL */
+    const char *spans_json; /* JSON array of spans, or NULL */
+    const char *fence;      /* geo fence id, or NULL */
+    int64_t sla_deadline_ms;/* 0: computed from created_at + 1 h */
+    const char *tier;       /* customer tier, NULL: looked up in es:vip */
+};
+
+/* es_store_priority: the triage priority of a mention (higher first), from severity,
+ * author reach (followers), tier and complaint. Documented in docs/redis.md. */
+double es_store_priority(int severity, int64_t followers, const char *tier, bool complaint);
+
+/*
+ * es_store_mention_add records a flagged post as a mention (deduplicated by
+ * platform + post id across restarts and instances). mid gets the mention id
+ * (new or the existing one); *created says which. 0, ES_EIO, ES_ENOMEM.
+ */
+int es_store_mention_add(struct es_store *s, const struct es_post *p,
+                         const struct es_mention_in *in, int64_t now_ms, char *mid, size_t n,
+                         bool *created);
+
+struct es_mention_filter {
+    const char *brand;    /* NULL: all */
+    const char *state;    /* NULL: open ones (not resolved or ignored) */
+    const char *category, *platform, *assignee, *fence;
+    int min_severity;
+    size_t limit;         /* 0 = 50 */
+    const char *cursor;   /* from a previous page, or NULL */
+};
+
+/* es_store_mentions_list: mentions in priority order as a JSON array of objects
+ * (new reference, caller decrefs); *next_cursor (es_malloc'ed, caller frees) or NULL. */
+int es_store_mentions_list(struct es_store *s, const struct es_mention_filter *f, json_t **out,
+                           char **next_cursor);
+
+/* es_store_mention_get: the mention with its conversation and the customer's history
+ * (new reference). ES_ENOTFOUND when there is none. */
+int es_store_mention_get(struct es_store *s, const char *mid, json_t **out);
+
+/* ---- the conversation's state machine ---- */
+
+struct es_store_result {
+    bool ok;
+    char reason[48];       /* "" when ok; else claimed_by_other, not_claimed, bad_state,
+                              not_found, fears_reply_limit, fears_dm_required, fears_dm_not_open */
+    char state[24];        /* the conversation's state after the call */
+    char holder[128];      /* claim holder ("" when none) */
+    int64_t lease_until_ms;
+    int public_replies;
+    char outbox_id[48];    /* accepted replies: the outbox stream entry */
+    bool duplicate;        /* the idempotency key was seen: this is the first call's result */
+};
+
+int es_store_claim(struct es_store *s, const char *mid, const char *agent, int64_t lease_ms,
+                   int64_t now_ms, struct es_store_result *r);
+int es_store_release(struct es_store *s, const char *mid, const char *agent, int64_t now_ms,
+                     struct es_store_result *r);
+
+enum es_reply_kind { ES_REPLY_PUBLIC, ES_REPLY_DM };
+
+/*
+ * es_store_reply runs the atomic reply decision (holder, reply limit, DM
+ * rules) and, when accepted, writes the outbox entry in the same script.
+ * dm_invite says whether the text invites a direct message (decided by the
+ * caller's text checks). idem_key makes a retried call return the first
+ * call's result instead of deciding twice. Returns 0 with r filled (r->ok
+ * false and r->reason set on a refusal), or ES_EIO / ES_ENOMEM.
+ */
+int es_store_reply(struct es_store *s, const char *mid, const char *agent, enum es_reply_kind kind,
+                   const char *text, bool dm_invite, const char *idem_key, int64_t now_ms,
+                   struct es_store_result *r);
+/* es_store_reply_lookup: the recorded result of an accepted reply with this idempotency
+ * key (*found false when there is none). */
+int es_store_reply_lookup(struct es_store *s, const char *mid, const char *idem_key,
+                          struct es_store_result *r, bool *found);
+int es_store_resolve(struct es_store *s, const char *mid, const char *agent, int64_t now_ms,
+                     struct es_store_result *r);
+int es_store_ignore(struct es_store *s, const char *mid, const char *agent, const char *why,
+                    int64_t now_ms, struct es_store_result *r);
+
+/* ---- canned-reply memory (per brand) ---- */
+
+/* es_store_canned_reserve: SET NX of the exact fingerprint for days; *taken when it exists. */
+int es_store_canned_reserve(struct es_store *s, const char *brand, uint64_t fp, const char *owner,
+                            int days, bool *taken);
+int es_store_canned_unreserve(struct es_store *s, const char *brand, uint64_t fp);
+/* es_store_canned_candidates: ids of recent replies sharing an LSH band (JSON array of
+ * {"id","text"}, new reference). */
+int es_store_canned_candidates(struct es_store *s, const char *brand, const uint64_t *bands,
+                               size_t n_bands, json_t **out);
+/* es_store_canned_record: remember an accepted reply's text and bands for days. */
+int es_store_canned_record(struct es_store *s, const char *brand, const char *reply_id,
+                           const char *text, const uint64_t *bands, size_t n_bands, int days);
+
+/* ---- outbox ---- */
+
+struct es_outbox_entry {
+    char shard_key[32];    /* the stream key's shard, e.g. "{s3}" */
+    char id[48];           /* stream entry id */
+    json_t *fields;        /* kind, mid, conv, platform, in_reply_to, to, text, idem, agent, brand */
+    int64_t attempts;      /* posting attempts made so far (before this one) */
+    int64_t due_ms;        /* not before this time (backoff after a failed attempt); 0 = now */
+};
+
+/*
+ * es_store_outbox_read takes up to max new entries for consumer (from every
+ * shard), after first reclaiming entries idle for more than reclaim_ms from
+ * crashed consumers (XAUTOCLAIM). Fills out[0..*n); free each entry's
+ * fields with json_decref.
+ */
+int es_store_outbox_read(struct es_store *s, const char *consumer, int64_t reclaim_ms,
+                         struct es_outbox_entry *out, size_t max, size_t *n);
+/* es_store_outbox_attempt: count an attempt (e->attempts is updated). */
+int es_store_outbox_attempt(struct es_store *s, struct es_outbox_entry *e);
+/* es_store_outbox_retry_later: the entry stays pending and is not tried before due_ms. */
+int es_store_outbox_retry_later(struct es_store *s, const struct es_outbox_entry *e,
+                                int64_t due_ms);
+/* es_store_outbox_done: record the platform's post id on the conversation, ack. */
+int es_store_outbox_done(struct es_store *s, const struct es_outbox_entry *e,
+                         const char *platform_id);
+/* es_store_outbox_dead: move to the dead-letter list with the reason, ack. */
+int es_store_outbox_dead(struct es_store *s, const struct es_outbox_entry *e, const char *reason);
+/* es_store_outbox_dead_list: the dead letters (new reference). */
+int es_store_outbox_dead_list(struct es_store *s, size_t limit, json_t **out);
+
+/* ---- customers ---- */
+
+/* es_store_vip_set: tier for platform:handle (from a customers file). */
+int es_store_vip_set(struct es_store *s, const char *platform, const char *handle,
+                     const char *tier);
+
+#endif

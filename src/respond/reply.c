@@ -1,0 +1,160 @@
+/* The reply path: text checks, canned check, then the atomic store decision. */
+#include <stdio.h>
+#include <string.h>
+
+#include "earshot/alloc.h"
+#include "earshot/respond.h"
+
+static const char *mention_platform_brand(struct es_store *s, const char *mid, char *brand,
+                                          size_t n, int *rc)
+{
+    json_t *m = NULL;
+    *rc = es_store_mention_get(s, mid, &m);
+    if (*rc)
+        return NULL;
+    const char *b = json_string_value(json_object_get(m, "brand"));
+    snprintf(brand, n, "%s", b && *b ? b : "_");
+    const char *p = json_string_value(json_object_get(m, "platform"));
+    enum es_platform plat = es_platform_from_name(p ? p : "");
+    json_decref(m);
+    return es_platform_name(plat);
+}
+
+static enum es_fears_platform fears_platform(const char *platform, enum es_reply_kind kind)
+{
+    if (kind == ES_REPLY_DM)
+        return ES_FEARS_PLATFORM_DM;
+    if (strcmp(platform, "twitter") == 0)
+        return ES_FEARS_PLATFORM_TWITTER;
+    if (strcmp(platform, "weibo") == 0)
+        return ES_FEARS_PLATFORM_WEIBO;
+    if (strcmp(platform, "wechat") == 0)
+        return ES_FEARS_PLATFORM_WECHAT;
+    return ES_FEARS_PLATFORM_GENERIC;
+}
+
+/* refuse sets a static reason code and its sentence (codes outside the FEARS table too). */
+static void refuse(struct es_reply_out *out, const char *reason)
+{
+    const struct es_fears_reason *fr = es_fears_reason(reason);
+    out->ok = false;
+    if (fr) {
+        out->reason = fr->code;
+        out->message = fr->message;
+    } else if (strcmp(reason, "not_found") == 0) {
+        out->reason = "not_found";
+        out->message = "There is no such mention.";
+    } else {
+        out->reason = "store_error";
+        out->message = "The store answered with something unexpected; nothing was sent.";
+    }
+}
+
+int es_respond_reply(struct es_store *s, const struct es_fears *f, const struct es_reply_req *q,
+                     int64_t now_ms, struct es_reply_out *out)
+{
+    memset(out, 0, sizeof *out);
+    out->reason = out->message = "";
+    if (!q->mid || !q->agent || !*q->agent || !q->text)
+        return ES_EINVAL;
+    char brand[256];
+    int rc;
+    const char *platform = mention_platform_brand(s, q->mid, brand, sizeof brand, &rc);
+    if (rc == ES_ENOTFOUND) {
+        refuse(out, "not_found");
+        return 0;
+    }
+    if (rc)
+        return rc;
+
+    /* 0. A retry (same idempotency key) gets the first decision, checked nothing anew. */
+    if (q->idem_key && *q->idem_key) {
+        bool found = false;
+        rc = es_store_reply_lookup(s, q->mid, q->idem_key, &out->store, &found);
+        if (rc)
+            return rc;
+        if (found) {
+            out->ok = out->store.ok;
+            return 0;
+        }
+    }
+
+    /* 1. The text itself. */
+    struct es_fears_opts fo = {fears_platform(platform, q->kind), 0};
+    size_t len = strlen(q->text);
+    rc = es_fears_check_text_opts(f, q->text, len, &fo, &out->text);
+    if (rc)
+        return rc;
+    if (out->text.n_refusals) {
+        refuse(out, out->text.refusals[0]);
+        return 0;
+    }
+
+    /* 2. Canned: the same text (names, numbers, links masked) or a near copy. */
+    int days = q->canned_days > 0 ? q->canned_days : ES_CANNED_DAYS_DEFAULT;
+    struct es_fears_sketch sk;
+    char *masked = NULL;
+    size_t mlen = 0;
+    rc = es_fears_sketch(f, q->text, len, &sk);
+    if (!rc)
+        rc = es_fears_shingle_text(f, q->text, len, &masked, &mlen);
+    if (rc) {
+        es_free(masked);
+        return rc;
+    }
+    char owner[160];
+    snprintf(owner, sizeof owner, "%s:%lld", q->mid, (long long)now_ms);
+    bool taken = false;
+    rc = es_store_canned_reserve(s, brand, sk.fingerprint, owner, days, &taken);
+    if (rc)
+        goto done;
+    if (taken) {
+        out->similarity = 1.0;
+        refuse(out, "fears_canned");
+        goto done;
+    }
+    json_t *cands = NULL;
+    rc = es_store_canned_candidates(s, brand, sk.bands, ES_FEARS_LSH_BANDS, &cands);
+    if (rc) {
+        es_store_canned_unreserve(s, brand, sk.fingerprint);
+        goto done;
+    }
+    size_t i;
+    json_t *c;
+    json_array_foreach(cands, i, c)
+    {
+        const char *t = json_string_value(json_object_get(c, "text"));
+        double sim = t ? es_fears_similarity(masked, mlen, t, strlen(t)) : 0;
+        if (sim >= ES_FEARS_CANNED_THRESHOLD && sim > out->similarity) {
+            out->similarity = sim;
+            snprintf(out->similar_to, sizeof out->similar_to, "%s",
+                     json_string_value(json_object_get(c, "id")));
+        }
+    }
+    json_decref(cands);
+    if (out->similarity >= ES_FEARS_CANNED_THRESHOLD) {
+        es_store_canned_unreserve(s, brand, sk.fingerprint);
+        refuse(out, "fears_canned");
+        goto done;
+    }
+
+    /* 3. The atomic decision and the outbox entry. */
+    rc = es_store_reply(s, q->mid, q->agent, q->kind, q->text, out->text.dm_invite, q->idem_key,
+                        now_ms, &out->store);
+    if (rc) {
+        es_store_canned_unreserve(s, brand, sk.fingerprint);
+        goto done;
+    }
+    if (!out->store.ok) {
+        es_store_canned_unreserve(s, brand, sk.fingerprint);
+        refuse(out, out->store.reason);
+        goto done;
+    }
+    out->ok = true;
+    if (!out->store.duplicate)
+        rc = es_store_canned_record(s, brand, out->store.outbox_id, masked, sk.bands,
+                                    ES_FEARS_LSH_BANDS, days);
+done:
+    es_free(masked);
+    return rc;
+}
