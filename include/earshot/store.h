@@ -120,6 +120,17 @@ int es_store_mentions_list(struct es_store *s, const struct es_mention_filter *f
  * (new reference). ES_ENOTFOUND when there is none. */
 int es_store_mention_get(struct es_store *s, const char *mid, json_t **out);
 
+/* What the reply path needs to know about a mention before deciding (one HMGET). */
+struct es_mention_brief {
+    char brand[128];      /* "_" when none */
+    char platform[16];
+    char state[24];
+    char holder[128];
+    int64_t lease_until_ms;
+};
+/* es_store_mention_brief: 0, ES_ENOTFOUND or ES_EIO. */
+int es_store_mention_brief(struct es_store *s, const char *mid, struct es_mention_brief *b);
+
 /* ---- the conversation's state machine ---- */
 
 struct es_store_result {

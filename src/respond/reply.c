@@ -5,21 +5,6 @@
 #include "earshot/alloc.h"
 #include "earshot/respond.h"
 
-static const char *mention_platform_brand(struct es_store *s, const char *mid, char *brand,
-                                          size_t n, int *rc)
-{
-    json_t *m = NULL;
-    *rc = es_store_mention_get(s, mid, &m);
-    if (*rc)
-        return NULL;
-    const char *b = json_string_value(json_object_get(m, "brand"));
-    snprintf(brand, n, "%s", b && *b ? b : "_");
-    const char *p = json_string_value(json_object_get(m, "platform"));
-    enum es_platform plat = es_platform_from_name(p ? p : "");
-    json_decref(m);
-    return es_platform_name(plat);
-}
-
 static enum es_fears_platform fears_platform(const char *platform, enum es_reply_kind kind)
 {
     if (kind == ES_REPLY_DM)
@@ -57,15 +42,15 @@ int es_respond_reply(struct es_store *s, const struct es_fears *f, const struct 
     out->reason = out->message = "";
     if (!q->mid || !q->agent || !*q->agent || !q->text)
         return ES_EINVAL;
-    char brand[256];
-    int rc;
-    const char *platform = mention_platform_brand(s, q->mid, brand, sizeof brand, &rc);
+    struct es_mention_brief mb;
+    int rc = es_store_mention_brief(s, q->mid, &mb);
     if (rc == ES_ENOTFOUND) {
         refuse(out, "not_found");
         return 0;
     }
     if (rc)
         return rc;
+    const char *brand = mb.brand, *platform = mb.platform;
 
     /* 0. A retry (same idempotency key) gets the first decision, checked nothing anew. */
     if (q->idem_key && *q->idem_key) {
@@ -77,6 +62,22 @@ int es_respond_reply(struct es_store *s, const struct es_fears *f, const struct 
             out->ok = out->store.ok;
             return 0;
         }
+    }
+
+    /* A refusal the store would give anyway, found before any work or reservation (the
+     * script checks again atomically: this only saves the losers of a race some work). */
+    if (strcmp(mb.state, "resolved") == 0 || strcmp(mb.state, "ignored") == 0) {
+        refuse(out, "bad_state");
+        return 0;
+    }
+    if (mb.lease_until_ms <= now_ms || strcmp(mb.holder, q->agent) != 0) {
+        refuse(out, mb.lease_until_ms > now_ms && mb.holder[0] ? "claimed_by_other"
+                                                              : "not_claimed");
+        snprintf(out->store.holder, sizeof out->store.holder, "%s",
+                 mb.lease_until_ms > now_ms ? mb.holder : "");
+        out->store.lease_until_ms = mb.lease_until_ms > now_ms ? mb.lease_until_ms : 0;
+        snprintf(out->store.state, sizeof out->store.state, "%s", mb.state);
+        return 0;
     }
 
     /* 1. The text itself. */

@@ -40,46 +40,68 @@ int es_store_canned_unreserve(struct es_store *s, const char *brand, uint64_t fp
 int es_store_canned_candidates(struct es_store *s, const char *brand, const uint64_t *bands,
                                size_t n_bands, json_t **out)
 {
+    enum { MAXB = 64, MAXC = 256 };
+    if (n_bands > MAXB)
+        n_bands = MAXB;
+    char keys[MAXB][300];
+    const char *argvs[MAXB][2];
+    const char *const *pv[MAXB];
+    int argc[MAXB];
+    redisReply *rep[MAXB];
+    for (size_t b = 0; b < n_bands; b++) {
+        snprintf(keys[b], sizeof keys[b], "es:{b:%s}:lsh:%zu:%016llx", brand, b,
+                 (unsigned long long)bands[b]);
+        argvs[b][0] = "SMEMBERS";
+        argvs[b][1] = keys[b];
+        pv[b] = argvs[b];
+        argc[b] = 2;
+    }
+    /* All bands in one round trip, then all candidate texts in another. */
+    if (es__pipeline(s, (int)n_bands, argc, pv, rep) != 0)
+        return ES_EIO;
     json_t *ids = json_object(), *arr = json_array();
+    for (size_t b = 0; b < n_bands; b++) {
+        /* at most 200 per band: bounded work whatever the history */
+        for (size_t i = 0; ids && rep[b]->type == REDIS_REPLY_ARRAY && i < rep[b]->elements &&
+                           i < 200 && json_object_size(ids) < MAXC;
+             i++)
+            json_object_set_new(ids, rep[b]->element[i]->str, json_true());
+        freeReplyObject(rep[b]);
+    }
     if (!ids || !arr) {
         json_decref(ids);
         json_decref(arr);
         return ES_ENOMEM;
     }
+    size_t n = json_object_size(ids);
     int rc = 0;
-    for (size_t b = 0; b < n_bands && !rc; b++) {
-        char key[512];
-        snprintf(key, sizeof key, "es:{b:%s}:lsh:%zu:%016llx", brand, b,
-                 (unsigned long long)bands[b]);
-        const char *argv[] = {"SMEMBERS", key};
-        redisReply *r = es__cmd(s, 2, argv, NULL);
-        if (!r) {
-            rc = ES_EIO;
-            break;
+    if (n) {
+        static __thread char gkeys[MAXC][300];
+        const char *gv[MAXC][2];
+        const char *const *gpv[MAXC];
+        int gc[MAXC];
+        redisReply *grep[MAXC];
+        const char *names[MAXC];
+        size_t k = 0;
+        const char *id;
+        json_t *v;
+        json_object_foreach(ids, id, v)
+        {
+            snprintf(gkeys[k], sizeof gkeys[k], "es:{b:%s}:r:%s", brand, id);
+            gv[k][0] = "GET";
+            gv[k][1] = gkeys[k];
+            gpv[k] = gv[k];
+            gc[k] = 2;
+            names[k] = id;
+            k++;
         }
-        /* at most 200 candidates per band: bounded work whatever the history */
-        for (size_t i = 0; r->type == REDIS_REPLY_ARRAY && i < r->elements && i < 200; i++)
-            json_object_set_new(ids, r->element[i]->str, json_true());
-        freeReplyObject(r);
-    }
-    const char *id;
-    json_t *v;
-    json_object_foreach(ids, id, v)
-    {
-        if (rc)
-            break;
-        char key[512];
-        snprintf(key, sizeof key, "es:{b:%s}:r:%s", brand, id);
-        const char *argv[] = {"GET", key};
-        redisReply *r = es__cmd(s, 2, argv, NULL);
-        if (!r) {
-            rc = ES_EIO;
-            break;
+        rc = es__pipeline(s, (int)k, gc, gpv, grep);
+        for (size_t i = 0; !rc && i < k; i++) {
+            if (grep[i]->type == REDIS_REPLY_STRING)
+                json_array_append_new(arr, json_pack("{s:s,s:s%}", "id", names[i], "text",
+                                                     grep[i]->str, (size_t)grep[i]->len));
+            freeReplyObject(grep[i]);
         }
-        if (r->type == REDIS_REPLY_STRING)
-            json_array_append_new(arr, json_pack("{s:s,s:s%}", "id", id, "text", r->str,
-                                                 (size_t)r->len));
-        freeReplyObject(r);
     }
     json_decref(ids);
     if (rc) {
@@ -93,27 +115,44 @@ int es_store_canned_candidates(struct es_store *s, const char *brand, const uint
 int es_store_canned_record(struct es_store *s, const char *brand, const char *reply_id,
                            const char *text, const uint64_t *bands, size_t n_bands, int days)
 {
-    char ttl[32], key[512];
+    enum { MAXB = 64 };
+    if (n_bands > MAXB)
+        n_bands = MAXB;
+    char ttl[32], rkey[512], keys[MAXB][300];
     snprintf(ttl, sizeof ttl, "%d", days * 86400);
-    snprintf(key, sizeof key, "es:{b:%s}:r:%s", brand, reply_id);
-    const char *set[] = {"SET", key, text, "EX", ttl};
-    redisReply *r = es__cmd(s, 5, set, NULL);
-    if (!r)
-        return ES_EIO;
-    freeReplyObject(r);
+    snprintf(rkey, sizeof rkey, "es:{b:%s}:r:%s", brand, reply_id);
+    const char *argvs[1 + 2 * MAXB][5];
+    const char *const *pv[1 + 2 * MAXB];
+    int argc[1 + 2 * MAXB];
+    redisReply *rep[1 + 2 * MAXB];
+    int n = 0;
+    argvs[n][0] = "SET";
+    argvs[n][1] = rkey;
+    argvs[n][2] = text;
+    argvs[n][3] = "EX";
+    argvs[n][4] = ttl;
+    argc[n] = 5;
+    pv[n] = argvs[n];
+    n++;
     for (size_t b = 0; b < n_bands; b++) {
-        snprintf(key, sizeof key, "es:{b:%s}:lsh:%zu:%016llx", brand, b,
+        snprintf(keys[b], sizeof keys[b], "es:{b:%s}:lsh:%zu:%016llx", brand, b,
                  (unsigned long long)bands[b]);
-        const char *sadd[] = {"SADD", key, reply_id};
-        const char *exp[] = {"EXPIRE", key, ttl};
-        r = es__cmd(s, 3, sadd, NULL);
-        if (!r)
-            return ES_EIO;
-        freeReplyObject(r);
-        r = es__cmd(s, 3, exp, NULL);
-        if (!r)
-            return ES_EIO;
-        freeReplyObject(r);
+        argvs[n][0] = "SADD";
+        argvs[n][1] = keys[b];
+        argvs[n][2] = reply_id;
+        argc[n] = 3;
+        pv[n] = argvs[n];
+        n++;
+        argvs[n][0] = "EXPIRE";
+        argvs[n][1] = keys[b];
+        argvs[n][2] = ttl;
+        argc[n] = 3;
+        pv[n] = argvs[n];
+        n++;
     }
+    if (es__pipeline(s, n, argc, pv, rep) != 0)
+        return ES_EIO;
+    for (int i = 0; i < n; i++)
+        freeReplyObject(rep[i]);
     return 0;
 }

@@ -135,6 +135,34 @@ redisReply *es__cmd(struct es_store *s, int argc, const char **argv, const size_
     return NULL;
 }
 
+int es__pipeline(struct es_store *s, int n, const int *argc, const char *const *const *argv,
+                 redisReply **replies)
+{
+    for (int i = 0; i < n; i++)
+        replies[i] = NULL;
+    if (!s->c && connect_now(s, NULL) != 0)
+        return ES_EIO;
+    for (int i = 0; i < n; i++)
+        if (redisAppendCommandArgv(s->c, argc[i], (const char **)argv[i], NULL) != REDIS_OK)
+            goto fail;
+    for (int i = 0; i < n; i++) {
+        void *r = NULL;
+        if (redisGetReply(s->c, &r) != REDIS_OK)
+            goto fail;
+        replies[i] = r;
+    }
+    return 0;
+fail:
+    for (int i = 0; i < n; i++) {
+        if (replies[i])
+            freeReplyObject(replies[i]);
+        replies[i] = NULL;
+    }
+    redisFree(s->c);
+    s->c = NULL;
+    return ES_EIO;
+}
+
 int es_store_ping(struct es_store *s)
 {
     const char *argv[] = {"PING"};

@@ -35,6 +35,10 @@ int es__shard_of_mid(const char *mid);
 /* es__cmd: run a command (argv with lengths; lens may be NULL for C strings),
  * reconnecting once on an I/O error. NULL when Redis cannot be reached. */
 redisReply *es__cmd(struct es_store *s, int argc, const char **argv, const size_t *lens);
+/* es__pipeline sends n commands in one round trip and stores their replies (the caller
+ * frees each with freeReplyObject). 0, or ES_EIO with every reply NULL. */
+int es__pipeline(struct es_store *s, int n, const int *argc, const char *const *const *argv,
+                 redisReply **replies);
 /* es__eval: EVALSHA of a script, loading it again on NOSCRIPT. */
 redisReply *es__eval(struct es_store *s, enum es__script sc, int nkeys, const char **keys,
                      int nargs, const char **args, const size_t *arglens);

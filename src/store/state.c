@@ -43,6 +43,36 @@ static int mention_keys(struct es_store *s, const char *mid, struct mkeys *mk)
     return rc;
 }
 
+int es_store_mention_brief(struct es_store *s, const char *mid, struct es_mention_brief *b)
+{
+    memset(b, 0, sizeof *b);
+    int k = es__shard_of_mid(mid);
+    if (k < 0)
+        return ES_ENOTFOUND;
+    char key[128];
+    snprintf(key, sizeof key, "es:{s%d}:m:%s", k, mid);
+    const char *argv[] = {"HMGET", key, "brand", "platform", "state", "holder", "lease_until"};
+    redisReply *r = es__cmd(s, 7, argv, NULL);
+    if (!r)
+        return ES_EIO;
+    int rc = ES_ENOTFOUND;
+    if (r->type == REDIS_REPLY_ARRAY && r->elements == 5 &&
+        r->element[2]->type == REDIS_REPLY_STRING) {
+        const redisReply *const *e = (const redisReply *const *)r->element;
+        snprintf(b->brand, sizeof b->brand, "%s",
+                 e[0]->type == REDIS_REPLY_STRING && e[0]->len ? e[0]->str : "_");
+        snprintf(b->platform, sizeof b->platform, "%s",
+                 e[1]->type == REDIS_REPLY_STRING ? e[1]->str : "");
+        snprintf(b->state, sizeof b->state, "%s", e[2]->str);
+        snprintf(b->holder, sizeof b->holder, "%s",
+                 e[3]->type == REDIS_REPLY_STRING ? e[3]->str : "");
+        b->lease_until_ms = e[4]->type == REDIS_REPLY_STRING ? strtoll(e[4]->str, NULL, 10) : 0;
+        rc = 0;
+    }
+    freeReplyObject(r);
+    return rc;
+}
+
 static int finish(redisReply *r, struct es_store_result *res)
 {
     if (!r)
