@@ -5,6 +5,44 @@
 #include "earshot/alloc.h"
 #include "earshot/respond.h"
 
+/* Below this MinHash estimate a candidate cannot reach the 0.80 threshold: the estimate's
+ * standard error is about 0.05 there, so 0.55 is five errors away. */
+#define PREFILTER_SIM 0.55
+#define SIG_HEX (ES_FEARS_MINHASH_N * 8)
+
+/* sig_format: "<64 x 8 hex digits>\n<masked text>" (es_malloc'ed). */
+static char *sig_format(const uint32_t sig[ES_FEARS_MINHASH_N], const char *masked, size_t mlen)
+{
+    char *r = es_malloc(SIG_HEX + 1 + mlen + 1);
+    if (!r)
+        return NULL;
+    for (int i = 0; i < ES_FEARS_MINHASH_N; i++)
+        snprintf(r + i * 8, 9, "%08x", sig[i]);
+    r[SIG_HEX] = '\n';
+    memcpy(r + SIG_HEX + 1, masked, mlen);
+    r[SIG_HEX + 1 + mlen] = '\0';
+    return r;
+}
+
+/* sig_parse reads what sig_format wrote; returns the masked text, or NULL when malformed. */
+static const char *sig_parse(const char *t, uint32_t sig[ES_FEARS_MINHASH_N])
+{
+    if (strlen(t) < SIG_HEX + 1 || t[SIG_HEX] != '\n')
+        return NULL;
+    for (int i = 0; i < ES_FEARS_MINHASH_N; i++) {
+        uint32_t v = 0;
+        for (int k = 0; k < 8; k++) {
+            char ch = t[i * 8 + k];
+            int d = ch >= '0' && ch <= '9' ? ch - '0' : ch >= 'a' && ch <= 'f' ? ch - 'a' + 10 : -1;
+            if (d < 0)
+                return NULL;
+            v = v << 4 | (uint32_t)d;
+        }
+        sig[i] = v;
+    }
+    return t + SIG_HEX + 1;
+}
+
 static enum es_fears_platform fears_platform(const char *platform, enum es_reply_kind kind)
 {
     if (kind == ES_REPLY_DM)
@@ -124,8 +162,14 @@ int es_respond_reply(struct es_store *s, const struct es_fears *f, const struct 
     json_t *c;
     json_array_foreach(cands, i, c)
     {
+        /* A candidate is stored as its MinHash signature then its masked text: the
+         * signature's estimate skips the clearly different ones before the exact measure. */
         const char *t = json_string_value(json_object_get(c, "text"));
-        double sim = t ? es_fears_similarity(masked, mlen, t, strlen(t)) : 0;
+        uint32_t sig[ES_FEARS_MINHASH_N];
+        const char *body = t ? sig_parse(t, sig) : NULL;
+        if (!body || es_fears_minhash_similarity(sk.sig, sig) < PREFILTER_SIM)
+            continue;
+        double sim = es_fears_similarity(masked, mlen, body, strlen(body));
         if (sim >= ES_FEARS_CANNED_THRESHOLD && sim > out->similarity) {
             out->similarity = sim;
             snprintf(out->similar_to, sizeof out->similar_to, "%s",
@@ -152,9 +196,13 @@ int es_respond_reply(struct es_store *s, const struct es_fears *f, const struct 
         goto done;
     }
     out->ok = true;
-    if (!out->store.duplicate)
-        rc = es_store_canned_record(s, brand, out->store.outbox_id, masked, sk.bands,
-                                    ES_FEARS_LSH_BANDS, days);
+    if (!out->store.duplicate) {
+        char *rec = sig_format(sk.sig, masked, mlen);
+        rc = rec ? es_store_canned_record(s, brand, out->store.outbox_id, rec, sk.bands,
+                                          ES_FEARS_LSH_BANDS, days)
+                 : ES_ENOMEM;
+        es_free(rec);
+    }
 done:
     es_free(masked);
     return rc;

@@ -44,35 +44,56 @@ int es_store_canned_candidates(struct es_store *s, const char *brand, const uint
     if (n_bands > MAXB)
         n_bands = MAXB;
     char keys[MAXB][300];
-    const char *argvs[MAXB][2];
-    const char *const *pv[MAXB];
-    int argc[MAXB];
+    const char *argvs[MAXB][3];
+    const char *const *pv[MAXB] = {0};
+    int argc[MAXB] = {0};
     redisReply *rep[MAXB];
     for (size_t b = 0; b < n_bands; b++) {
         snprintf(keys[b], sizeof keys[b], "es:{b:%s}:lsh:%zu:%016llx", brand, b,
                  (unsigned long long)bands[b]);
-        argvs[b][0] = "SMEMBERS";
+        /* a bucket shared by boilerplate can grow large: take a bounded sample of it (the
+         * other bands still find a true near-copy) */
+        argvs[b][0] = "SRANDMEMBER";
         argvs[b][1] = keys[b];
+        argvs[b][2] = "64";
         pv[b] = argvs[b];
-        argc[b] = 2;
+        argc[b] = 3;
     }
     /* All bands in one round trip, then all candidate texts in another. */
     if (es__pipeline(s, (int)n_bands, argc, pv, rep) != 0)
         return ES_EIO;
-    json_t *ids = json_object(), *arr = json_array();
+    /* Count in how many bands each id turned up. */
+    json_t *seen = json_object(), *ids = json_object(), *arr = json_array();
     for (size_t b = 0; b < n_bands; b++) {
-        /* at most 200 per band: bounded work whatever the history */
-        for (size_t i = 0; ids && rep[b]->type == REDIS_REPLY_ARRAY && i < rep[b]->elements &&
-                           i < 200 && json_object_size(ids) < MAXC;
-             i++)
-            json_object_set_new(ids, rep[b]->element[i]->str, json_true());
+        for (size_t i = 0; seen && rep[b]->type == REDIS_REPLY_ARRAY && i < rep[b]->elements;
+             i++) {
+            const char *id = rep[b]->element[i]->str;
+            json_t *c = json_object_get(seen, id);
+            json_object_set_new(seen, id, json_integer(c ? json_integer_value(c) + 1 : 1));
+        }
         freeReplyObject(rep[b]);
     }
-    if (!ids || !arr) {
+    if (!seen || !ids || !arr) {
+        json_decref(seen);
         json_decref(ids);
         json_decref(arr);
         return ES_ENOMEM;
     }
+    /*
+     * A text at similarity s shares each band with probability s^4 (0.41 at 0.8): a true
+     * near-copy shares two or more of the 16 bands with probability 0.997, while texts that
+     * only share boilerplate rarely do. So when there are many candidates, only those seen
+     * in two bands are fetched; a handful are fetched whatever their count.
+     */
+    bool few = json_object_size(seen) <= 8;
+    const char *sid;
+    json_t *cnt;
+    json_object_foreach(seen, sid, cnt)
+    {
+        if ((few || json_integer_value(cnt) >= 2) && json_object_size(ids) < MAXC)
+            json_object_set_new(ids, sid, json_true());
+    }
+    json_decref(seen);
     size_t n = json_object_size(ids);
     int rc = 0;
     if (n) {

@@ -2,8 +2,10 @@
  * es-fears-load: many concurrent agents against the responder, on a real
  * redis-server.
  *
- *   es-fears-load --check [--clients 64] [--conversations 1000]
- *       the race test: every client tries to answer every conversation
+ *   es-fears-load --check [--clients 64] [--conversations 1000] [--visits N]
+ *       the race test: every client tries to answer N conversations (default: all;
+ *       clients start at different offsets, so each conversation is raced by
+ *       clients x N / conversations of them)
  *       (claim, reply, second reply with or without a DM invitation, a third
  *       reply); half the clients act as one shared agent identity so the
  *       reply limit itself, not only the claim, is raced. Afterwards: no
@@ -33,15 +35,12 @@
 #include "earshot/respond.h"
 #include "earshot/store.h"
 
-static const char *words[] = {
-    "parcel", "driver", "kitchen", "window", "account", "ticket", "seat", "router", "invoice",
-    "package", "receipt", "battery", "screen", "charger", "booking", "flight", "hotel", "room",
-    "coffee", "burger", "noodles", "refund", "voucher", "address", "doorstep", "courier",
-    "weekend", "morning", "evening", "update", "signal", "upgrade", "plan", "bill", "meter",
-    "cable", "modem", "laptop", "printer", "warranty", "repair", "station", "platform", "delay",
-    "luggage", "gate", "counter", "queue", "branch", "store", "shelf", "basket", "order",
-    "recipe", "sauce", "portion", "napkin", "spoon", "straw", "lid", "box", "bag", "label"};
-#define NWORDS (sizeof words / sizeof *words)
+/* Syllables for made-up words: 24^3 words, so two random replies share few shingles, as
+ * two replies an agent wrote for different customers do. */
+static const char *syl[] = {"ka", "lo", "mi", "ren", "tu", "sa", "vel", "dor", "pi", "ne",
+                            "qua", "zor", "bel", "fi", "gan", "hu", "jo", "wen", "xi", "yu",
+                            "cor", "dan", "ell", "ost"};
+#define NSYL (sizeof syl / sizeof *syl)
 
 struct shared {
     const char *redis_url;
@@ -49,6 +48,7 @@ struct shared {
     const struct es_fears *fears;
     char (*mids)[64];
     int n_conv;
+    int visits; /* --check: conversations each client tries, in its own order */
     int clients;
     bool bench;
     int64_t end_ms;
@@ -74,8 +74,9 @@ static int64_t now_ms(void)
 static void make_text(unsigned *seed, bool invite, char *out, size_t n)
 {
     size_t len = (size_t)snprintf(out, n, "Sorry about the");
-    for (int i = 0; i < 14 && len < n - 40; i++)
-        len += (size_t)snprintf(out + len, n - len, " %s", words[rand_r(seed) % NWORDS]);
+    for (int i = 0; i < 12 && len < n - 60; i++)
+        len += (size_t)snprintf(out + len, n - len, " %s%s%s", syl[rand_r(seed) % NSYL],
+                                syl[rand_r(seed) % NSYL], syl[rand_r(seed) % NSYL]);
     snprintf(out + len, n - len, invite ? ". Please send us a DM so we can sort it out." : ".");
 }
 
@@ -111,7 +112,7 @@ static void *client_main(void *arg)
     struct es_store_result r;
     struct es_reply_out o;
     if (!sh->bench) {
-        for (int k = 0; k < sh->n_conv; k++) {
+        for (int k = 0; k < sh->visits; k++) {
             int i = (k + c->id * 37) % sh->n_conv;
             const char *mid = sh->mids[i];
             if (es_store_claim(s, mid, agent, 60000, now_ms(), &r) != 0) {
@@ -162,6 +163,7 @@ int main(int argc, char **argv)
                                        {"seconds", required_argument, NULL, 's'},
                                        {"redis", required_argument, NULL, 'r'},
                                        {"keep-server-s", required_argument, NULL, 'k'},
+                                       {"visits", required_argument, NULL, 'v'},
                                        {NULL, 0, NULL, 0}};
     struct shared sh;
     memset(&sh, 0, sizeof sh);
@@ -178,9 +180,12 @@ int main(int argc, char **argv)
         case 's': seconds = atoi(optarg); break;
         case 'r': sh.redis_url = optarg; break;
         case 'k': keep_s = atoi(optarg); break;
+        case 'v': sh.visits = atoi(optarg); break;
         default: return 2;
         }
     }
+    if (sh.visits <= 0 || sh.visits > sh.n_conv)
+        sh.visits = sh.n_conv;
     if (sh.clients < 1 || sh.clients > 1024 || sh.n_conv < 1 || seconds < 1 || seconds > 600)
         return 2;
     char tmpl[] = "/tmp/es-fears-XXXXXX";
