@@ -57,6 +57,9 @@ void es__feed_diag(struct es__feed_ctx *c, enum es_severity sev, const char *fmt
     __attribute__((format(printf, 3, 4)));
 /* es__post_init: a zeroed post with the "unknown" values the contract asks for. */
 void es__post_init(struct es_post *p, enum es_platform platform);
+/* es__twitter_url sets p->url to the tweet's permalink (in the arena). */
+void es__twitter_url(struct es__feed_ctx *c, struct es_post *p);
+
 /* es__feed_emit checks id/text, applies the text cap, calls on_post and resets the
  * arena. `where` names the record for diagnostics ("data[3]"). */
 void es__feed_emit(struct es__feed_ctx *c, struct es_post *p, const char *where);

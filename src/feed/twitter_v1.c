@@ -137,13 +137,7 @@ static void status(struct es__feed_ctx *c, const json_t *s, const char *where)
             p.mentions[p.n_mentions++] = u;
     }
 
-    if (p.author.handle)
-        p.url =
-            es__arena_printf(&c->arena, "https://twitter.com/%s/status/%s", p.author.handle, p.id);
-    else
-        p.url = es__arena_printf(&c->arena, "https://twitter.com/i/web/status/%s", p.id);
-    if (!p.url)
-        c->nomem = 1;
+    es__twitter_url(c, &p);
     es__feed_emit(c, &p, where);
 }
 

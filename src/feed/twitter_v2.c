@@ -151,13 +151,7 @@ static void tweet(struct es__feed_ctx *c, const json_t *t, const json_t *include
             p.mentions[p.n_mentions++] = u;
     }
 
-    if (p.author.handle)
-        p.url =
-            es__arena_printf(&c->arena, "https://twitter.com/%s/status/%s", p.author.handle, p.id);
-    else
-        p.url = es__arena_printf(&c->arena, "https://twitter.com/i/web/status/%s", p.id);
-    if (!p.url)
-        c->nomem = 1;
+    es__twitter_url(c, &p);
     es__feed_emit(c, &p, where);
 }
 
@@ -188,4 +182,15 @@ void es__twitter_v2_parse(struct es__feed_ctx *c, const json_t *root)
     } else if (data && !json_is_null(data)) {
         es__feed_diag(c, ES_DIAG_ERROR, "data: not an array or object");
     }
+}
+
+void es__twitter_url(struct es__feed_ctx *c, struct es_post *p)
+{
+    if (p->author.handle)
+        p->url = es__arena_printf(&c->arena, "https://twitter.com/%s/status/%s", p->author.handle,
+                                  p->id);
+    else
+        p->url = es__arena_printf(&c->arena, "https://twitter.com/i/web/status/%s", p->id);
+    if (!p->url)
+        c->nomem = 1;
 }

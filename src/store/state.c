@@ -95,23 +95,13 @@ static int not_found(struct es_store_result *res, int rc)
     return rc == ES_ENOTFOUND ? 0 : rc;
 }
 
-int es_store_claim(struct es_store *s, const char *mid, const char *agent, int64_t lease_ms,
-                   int64_t now_ms, struct es_store_result *res)
-{
-    struct mkeys mk;
-    int rc = mention_keys(s, mid, &mk);
-    if (rc)
-        return not_found(res, rc);
-    char now[32], lease[32];
-    snprintf(now, sizeof now, "%lld", (long long)now_ms);
-    snprintf(lease, sizeof lease, "%lld", (long long)lease_ms);
-    const char *keys[] = {mk.m, mk.c, mk.q};
-    const char *args[] = {agent, now, lease};
-    return finish(es__eval(s, ES__S_CLAIM, 3, keys, 3, args, NULL), res);
-}
-
-int es_store_release(struct es_store *s, const char *mid, const char *agent, int64_t now_ms,
-                     struct es_store_result *res)
+/*
+ * decide runs one of the state scripts: KEYS are the first nkeys of (m, c, q,
+ * cust, hist) of the mention's shard, ARGV is (agent, now_ms, extra...).
+ */
+static int decide(struct es_store *s, const char *mid, enum es__script sc, int nkeys,
+                  const char *agent, int64_t now_ms, int nextra, const char *const *extra,
+                  struct es_store_result *res)
 {
     struct mkeys mk;
     int rc = mention_keys(s, mid, &mk);
@@ -119,9 +109,26 @@ int es_store_release(struct es_store *s, const char *mid, const char *agent, int
         return not_found(res, rc);
     char now[32];
     snprintf(now, sizeof now, "%lld", (long long)now_ms);
-    const char *keys[] = {mk.m, mk.c, mk.q};
-    const char *args[] = {agent, now};
-    return finish(es__eval(s, ES__S_RELEASE, 3, keys, 2, args, NULL), res);
+    const char *keys[] = {mk.m, mk.c, mk.q, mk.cust, mk.hist};
+    const char *args[8] = {agent, now};
+    for (int i = 0; i < nextra && i < 6; i++)
+        args[2 + i] = extra[i];
+    return finish(es__eval(s, sc, nkeys, keys, 2 + nextra, args, NULL), res);
+}
+
+int es_store_claim(struct es_store *s, const char *mid, const char *agent, int64_t lease_ms,
+                   int64_t now_ms, struct es_store_result *res)
+{
+    char lease[32];
+    snprintf(lease, sizeof lease, "%lld", (long long)lease_ms);
+    const char *extra[] = {lease};
+    return decide(s, mid, ES__S_CLAIM, 3, agent, now_ms, 1, extra, res);
+}
+
+int es_store_release(struct es_store *s, const char *mid, const char *agent, int64_t now_ms,
+                     struct es_store_result *res)
+{
+    return decide(s, mid, ES__S_RELEASE, 3, agent, now_ms, 0, NULL, res);
 }
 
 int es_store_reply(struct es_store *s, const char *mid, const char *agent, enum es_reply_kind kind,
@@ -194,27 +201,13 @@ int es_store_reply_lookup(struct es_store *s, const char *mid, const char *idem_
 int es_store_resolve(struct es_store *s, const char *mid, const char *agent, int64_t now_ms,
                      struct es_store_result *res)
 {
-    struct mkeys mk;
-    int rc = mention_keys(s, mid, &mk);
-    if (rc)
-        return not_found(res, rc);
-    char now[32];
-    snprintf(now, sizeof now, "%lld", (long long)now_ms);
-    const char *keys[] = {mk.m, mk.c, mk.q, mk.cust, mk.hist};
-    const char *args[] = {agent, now, mid};
-    return finish(es__eval(s, ES__S_RESOLVE, 5, keys, 3, args, NULL), res);
+    const char *extra[] = {mid};
+    return decide(s, mid, ES__S_RESOLVE, 5, agent, now_ms, 1, extra, res);
 }
 
 int es_store_ignore(struct es_store *s, const char *mid, const char *agent, const char *why,
                     int64_t now_ms, struct es_store_result *res)
 {
-    struct mkeys mk;
-    int rc = mention_keys(s, mid, &mk);
-    if (rc)
-        return not_found(res, rc);
-    char now[32];
-    snprintf(now, sizeof now, "%lld", (long long)now_ms);
-    const char *keys[] = {mk.m, mk.c, mk.q, mk.cust, mk.hist};
-    const char *args[] = {agent, now, mid, why ? why : ""};
-    return finish(es__eval(s, ES__S_IGNORE, 5, keys, 4, args, NULL), res);
+    const char *extra[] = {mid, why ? why : ""};
+    return decide(s, mid, ES__S_IGNORE, 5, agent, now_ms, 2, extra, res);
 }
