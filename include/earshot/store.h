@@ -217,6 +217,40 @@ int es_store_outbox_dead(struct es_store *s, const struct es_outbox_entry *e, co
 /* es_store_outbox_dead_list: the dead letters (new reference). */
 int es_store_outbox_dead_list(struct es_store *s, size_t limit, json_t **out);
 
+/* ---- the asynchronous client, for the daemon's event loop ---- */
+
+/*
+ * struct es_store_async is a hiredis connection on a libuv loop. It connects
+ * at once and reconnects after a drop from a timer, with backoff (100 ms
+ * doubling to 5 s); commands sent while it is down fail with ES_EIO rather
+ * than wait. EVALSHA of the store's scripts reloads a script on NOSCRIPT
+ * (a restarted Redis) and retries once.
+ *
+ * Callbacks: if a call returns 0, its callback runs exactly once: with the
+ * reply (borrowed: valid only during the callback) and status 0, or with
+ * NULL and ES_EIO (connection lost) or ES_ECANCELED (es_store_async_stop).
+ */
+struct es_store_async;
+struct redisReply;
+typedef void es_store_async_cb(void *ud, struct redisReply *reply, int status);
+struct uv_loop_s;
+
+/* es_store_async_start: url as in es_store_opts ("unix:///path" or "redis://host:port";
+ * the embedded server must already run). 0, ES_EINVAL, ES_ENOMEM. */
+int es_store_async_start(struct uv_loop_s *loop, const char *url, struct es_store_async **out);
+/* es_store_async_connected: 1 while the connection is up. */
+int es_store_async_connected(const struct es_store_async *a);
+/* es_store_async_cmd: any command (argv with lengths; lens NULL for C strings). */
+int es_store_async_cmd(struct es_store_async *a, int argc, const char **argv, const size_t *lens,
+                       es_store_async_cb *cb, void *ud);
+/* es_store_async_script: EVALSHA of script number `script` of the store's scripts; keys then
+ * args as argv. */
+int es_store_async_script(struct es_store_async *a, int script, int nkeys, int nargs,
+                          const char **argv, const size_t *lens, es_store_async_cb *cb, void *ud);
+/* es_store_async_stop cancels what is pending (ES_ECANCELED), closes the connection and
+ * frees a once the loop has run its close callbacks. */
+void es_store_async_stop(struct es_store_async *a);
+
 /* ---- customers ---- */
 
 /* es_store_vip_set: tier for platform:handle (from a customers file). */
