@@ -129,6 +129,24 @@ typedef void es_diag_cb(void *ud, const struct es_diag *d);
 int es_feed_parse(const char *buf, size_t len, const struct es_feed_opts *opts,
                   es_post_cb *on_post, es_diag_cb *on_diag, void *ud);
 
+/*
+ * What a page says about paging, for the crawler's cursors. Ids are the
+ * platform's ids as strings; "" when absent.
+ */
+struct es_page_meta {
+    char newest_id[64];   /* newest post id on the page (Twitter meta.newest_id, or computed) */
+    char oldest_id[64];
+    char next_token[256]; /* the next (older) page: Twitter v2 meta.next_token, v1.1 max_id of
+                             search_metadata.next_results, Weibo cardlistInfo.since_id,
+                             WeChat msgid; "" when there is no next page */
+    int count;            /* posts delivered from the page */
+};
+
+/* es_feed_parse_page: es_feed_parse that also fills *meta (zeroed first). */
+int es_feed_parse_page(const char *buf, size_t len, const struct es_feed_opts *opts,
+                       es_post_cb *on_post, es_diag_cb *on_diag, void *ud,
+                       struct es_page_meta *meta);
+
 /* es_feed_detect returns the shape of the document, or ES_FORMAT_AUTO when unknown. */
 enum es_format es_feed_detect(const char *buf, size_t len);
 
