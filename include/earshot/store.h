@@ -217,6 +217,39 @@ int es_store_outbox_dead(struct es_store *s, const struct es_outbox_entry *e, co
 /* es_store_outbox_dead_list: the dead letters (new reference). */
 int es_store_outbox_dead_list(struct es_store *s, size_t limit, json_t **out);
 
+/* ---- the live pipeline's writes ---- */
+
+/*
+ * Dedup across restarts and instances, in two steps so that nothing is lost:
+ * es_store_seen_check tells which of n posts were never stored (one round
+ * trip); es_store_seen_mark marks posts seen (7 days) once they are stored.
+ * A crash between the two only makes the refetch judge the posts again (the
+ * mention script has its own dedup, so no mention is made twice).
+ */
+int es_store_seen_check(struct es_store *s, const struct es_post *const *posts, size_t n,
+                        bool *is_new);
+int es_store_seen_mark(struct es_store *s, const struct es_post *const *posts, size_t n);
+
+/* One judged post, for the counts per minute and the event stream. */
+struct es_store_event {
+    const char *platform;
+    const char *brand;    /* NULL: none */
+    const char *category; /* NULL: none */
+    const char *mid;      /* the mention made of it, or NULL */
+    const char *fence;    /* NULL: none */
+    bool complaint;
+    int severity;
+    int64_t created_ms;   /* the post's time */
+    int64_t now_ms;
+};
+
+/*
+ * es_store_events_batch, in one round trip: per minute (es:stats:<yyyymmddHHMM>, hash,
+ * kept 8 days) counts of posts, complaints, and complaints per brand, category and
+ * brand+category; and one es:events stream entry (trimmed to ~1M) per mention.
+ */
+int es_store_events_batch(struct es_store *s, const struct es_store_event *ev, size_t n);
+
 /* ---- the asynchronous client, for the daemon's event loop ---- */
 
 /*
