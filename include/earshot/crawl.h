@@ -85,6 +85,11 @@ struct es_crawl_opts {
     size_t max_body;              /* 0 = 16 MiB */
     int64_t backoff_max_ms;       /* 0 = 300000 */
     int max_connections;          /* total; 0 = 256 */
+    int64_t backoff_base_ms;      /* first backoff step, doubled per consecutive error; 0 = 1000 */
+    int max_backfill_pages;       /* pages followed in one chain when the source has no cursor
+                                     yet (older history is left alone, with a warning), and
+                                     WeChat pages per poll; 0 = 50 */
+    int64_t retry_after_max_ms;   /* cap on a 429's Retry-After; 0 = 3600000 */
 };
 
 /*
@@ -97,7 +102,10 @@ int es_crawler_start(uv_loop_t *loop, const struct es_source *sources, size_t n,
 /* es_crawler_health: the health of source i (0..n-1), or NULL. */
 const struct es_source_health *es_crawler_health(const struct es_crawler *c, size_t i);
 /* es_crawler_stop: no new requests; in-flight ones are finished (drained) or, after
- * grace_ms, aborted; then every handle is closed and c freed by the loop. */
+ * grace_ms, aborted; then every handle is closed and c freed by the loop. A page already
+ * handed to the consumer is waited for (its done must still be called); a page fetched
+ * while draining is still handed over, but no further page of its chain is fetched.
+ * Call it once; c must not be used after it returns. */
 void es_crawler_stop(struct es_crawler *c, int64_t grace_ms);
 
 #endif

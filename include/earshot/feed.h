@@ -140,6 +140,9 @@ struct es_page_meta {
                              search_metadata.next_results, Weibo cardlistInfo.since_id,
                              WeChat msgid; "" when there is no next page */
     int count;            /* posts delivered from the page */
+    int records;          /* records the page held as the platform counts them (WeChat
+                             "number", which includes the agent's own records); else count */
+    int64_t newest_created_at; /* seconds; the newest created_at among the posts, 0 if none */
 };
 
 /* es_feed_parse_page: es_feed_parse that also fills *meta (zeroed first). */

@@ -59,6 +59,10 @@ void es_store_close(struct es_store *s);
  * ~/.local/share/earshot. */
 void es_store_default_dir(char *out, size_t n);
 
+/* es_store_get_string: GET key as a new es_malloc'ed string (the caller frees), or NULL when
+ * absent or unreachable. */
+char *es_store_get_string(struct es_store *s, const char *key);
+
 /* es_store_ping: 0 when Redis answers. */
 int es_store_ping(struct es_store *s);
 
@@ -286,6 +290,8 @@ void es_store_async_stop(struct es_store_async *a);
 
 /* ---- customers ---- */
 
+/* es_store_vip_get: the post author's tier ("" when none). 0 or ES_EIO. */
+int es_store_vip_get(struct es_store *s, const struct es_post *p, char *tier, size_t n);
 /* es_store_vip_set: tier for platform:handle (from a customers file). */
 int es_store_vip_set(struct es_store *s, const char *platform, const char *handle,
                      const char *tier);

@@ -18,6 +18,8 @@
 
 int es_cli_scan(int argc, char **argv);
 int es_cli_ingest(int argc, char **argv);
+/* serve --config FILE: the live listener */
+int es_cli_serve(int argc, char **argv);
 /* outbox run: the worker that posts accepted replies */
 int es_cli_outbox(int argc, char **argv);
 int es_cli_rules(int argc, char **argv);

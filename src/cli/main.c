@@ -15,6 +15,7 @@ static void usage(FILE *f)
             "  scan [FILE...]   judge posts from JSONL or CSV files (backfill) and print the\n"
             "                   complaints as JSON lines\n"
             "  rules check      check keyword lists and rules; print file:line:col diagnostics\n"
+            "  serve --config F listen live: poll the sources, record complaints as mentions\n"
             "  ingest [FILE...] scan posts and record the complaints as mentions in Redis\n"
             "  mentions list|show, claim, release, reply, dm, resolve, ignore, suggest\n"
             "                   triage and answer (FEARS-checked); 'earshot mentions --help'\n"
@@ -46,6 +47,8 @@ int main(int argc, char **argv)
         return es_cli_scan(argc - 1, argv + 1);
     if (strcmp(cmd, "ingest") == 0)
         return es_cli_ingest(argc - 1, argv + 1);
+    if (strcmp(cmd, "serve") == 0)
+        return es_cli_serve(argc - 1, argv + 1);
     if (strcmp(cmd, "rules") == 0)
         return es_cli_rules(argc - 1, argv + 1);
     static const char *agent_cmds[] = {"mentions", "claim",   "release",   "reply",

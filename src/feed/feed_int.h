@@ -94,6 +94,14 @@ void es__generic_parse(struct es__feed_ctx *c, const json_t *root);
 int es__wechat_xml_parse(struct es__feed_ctx *c, const char *buf, size_t len);
 enum es_format es__feed_detect_json(const json_t *root);
 
+/* Page meta (page.c): es__page_meta_post folds one delivered post into the meta (count,
+ * newest/oldest id, newest created_at); es__page_meta_doc reads the platform's paging
+ * fields from the document once the adapter is done. */
+void es__page_meta_post(struct es_page_meta *m, const struct es_post *p);
+void es__page_meta_doc(struct es_page_meta *m, enum es_format f, const json_t *root);
+/* es__id_cmp orders platform ids: decimal ids by value, others bytewise. */
+int es__id_cmp(const char *a, const char *b);
+
 /* WeChat message fields, shared by the XML push and its JSON twin. NULL = absent. */
 struct es__wx_msg {
     const char *to, *from, *create_time, *msg_type, *content, *msg_id;

@@ -127,8 +127,58 @@ static char *sanitise(const char *buf, size_t len, size_t *out_len)
     return out;
 }
 
+static int feed_parse(const char *buf, size_t len, const struct es_feed_opts *opts,
+                      es_post_cb *on_post, es_diag_cb *on_diag, void *ud,
+                      struct es_page_meta *meta);
+
 int es_feed_parse(const char *buf, size_t len, const struct es_feed_opts *opts, es_post_cb *on_post,
                   es_diag_cb *on_diag, void *ud)
+{
+    return feed_parse(buf, len, opts, on_post, on_diag, ud, NULL);
+}
+
+/* The page's posts pass through here on their way to the caller: count, newest, oldest. */
+struct page_tap {
+    es_post_cb *on_post;
+    es_diag_cb *on_diag;
+    void *ud;
+    struct es_page_meta *meta;
+};
+
+static void page_tap_diag(void *ud, const struct es_diag *d)
+{
+    struct page_tap *t = ud;
+    t->on_diag(t->ud, d);
+}
+
+static void page_tap_post(void *ud, const struct es_post *p)
+{
+    struct page_tap *t = ud;
+    es__page_meta_post(t->meta, p);
+    t->on_post(t->ud, p);
+}
+
+int es_feed_parse_page(const char *buf, size_t len, const struct es_feed_opts *opts,
+                       es_post_cb *on_post, es_diag_cb *on_diag, void *ud,
+                       struct es_page_meta *meta)
+{
+    struct es_page_meta local;
+    if (!meta)
+        meta = &local; /* a caller that only wants the posts */
+    memset(meta, 0, sizeof *meta);
+    meta->records = -1;
+    if (!on_post)
+        return ES_EINVAL;
+    struct page_tap t = {on_post, on_diag, ud, meta};
+    int rc = feed_parse(buf, len, opts, page_tap_post, on_diag ? page_tap_diag : NULL, &t, meta);
+    if (meta->records < 0)
+        meta->records = meta->count;
+    return rc;
+}
+
+static int feed_parse(const char *buf, size_t len, const struct es_feed_opts *opts,
+                      es_post_cb *on_post, es_diag_cb *on_diag, void *ud,
+                      struct es_page_meta *meta)
 {
     static const struct es_feed_opts defaults = {0};
     struct es__feed_ctx ctx, *c = &ctx;
@@ -216,6 +266,8 @@ int es_feed_parse(const char *buf, size_t len, const struct es_feed_opts *opts, 
         rc = ES_EINVAL;
         goto out;
     }
+    if (meta)
+        es__page_meta_doc(meta, f, root);
     rc = 0;
 out:
     if (rc >= 0)

@@ -16,6 +16,7 @@
 #include "earshot/alloc.h"
 #include "earshot/buf.h"
 #include "earshot/clock.h"
+#include "earshot/geo.h"
 #include "earshot/log.h"
 #include "earshot/pipeline.h"
 #include "earshot/store.h"
@@ -37,6 +38,8 @@ struct worker {
     struct es_store *store;
     struct es_matcher *m;
     const struct es_ruleset *m_rules; /* the rule set m was built for */
+    const struct es_fences *fences;   /* and its fences and SLA policy */
+    const struct es_sla_policy *sla;
     uint64_t m_gen;                   /* its generation */
     uint64_t busy_gen;                /* generation of the page in hand; 0 when idle */
     /* per page */
@@ -137,7 +140,7 @@ static int process(struct worker *w, struct page *pg, struct es_page_meta *meta)
     bool *fresh = NULL;
     struct es_store_event *ev = NULL;
     char(*mids)[64] = NULL;
-    uint64_t dups = 0, complaints = 0, mentions = 0, errors = 0;
+    uint64_t dups = 0, complaints = 0, mentions = 0, errors = 0, fenced = 0;
     if (rc < 0) /* the page as a whole is not understood (truncated, not JSON) */
         goto out;
     rc = 0;
@@ -178,9 +181,27 @@ static int process(struct worker *w, struct page *pg, struct es_page_meta *meta)
         e->severity = res->severity;
         e->created_ms = post->created_at * 1000;
         e->now_ms = now;
-        if (!res->complaint)
+        /* A complaint signal inside a geo fence is a mention for the fence's brand even
+         * when the post names no brand and scores below the threshold. */
+        const struct es_fence *fence = NULL;
+        if (post->has_point && w->fences && res->severity > 0 &&
+            es_geo_match(w->fences, post->lat, post->lon, &fence, 1) == 0)
+            fence = NULL;
+        if (fence) {
+            e->fence = fence->id;
+            if (!brand)
+                e->brand = brand = fence->brand;
+            fenced++;
+        }
+        if (!res->complaint && !fence)
             continue;
+        e->complaint = true;
         complaints++;
+        char tier[64] = "";
+        if (es_store_vip_get(w->store, post, tier, sizeof tier)) {
+            rc = ES_EIO;
+            break;
+        }
         struct es_buf rules, spans;
         es_buf_init(&rules, 1 << 16);
         es_buf_init(&spans, 1 << 20);
@@ -193,6 +214,17 @@ static int process(struct worker *w, struct page *pg, struct es_page_meta *meta)
         in.complaint = true;
         in.rules_json = rules.data;
         in.spans_json = spans.data;
+        in.fence = fence ? fence->id : NULL;
+        in.tier = tier;
+        /* the SLA clock starts at the post's own time, not at ingest */
+        struct es_sla_policy def;
+        const struct es_sla_policy *sla = w->sla;
+        if (!sla) {
+            es_sla_policy_default(&def);
+            sla = &def;
+        }
+        in.sla_deadline_ms = es_sla_deadline_ms(sla, e->platform, tier, res->severity,
+                                                post->created_at, now);
         bool created = false;
         int arc = es_store_mention_add(w->store, post, &in, now, mids[i], sizeof mids[i],
                                        &created);
@@ -219,6 +251,7 @@ out:
     p->stats.duplicates += dups;
     p->stats.complaints += complaints;
     p->stats.mentions += mentions;
+    p->stats.fenced += fenced;
     p->stats.bad_records += w->bad;
     p->stats.errors += errors + (rc ? 1 : 0);
     pthread_mutex_unlock(&p->mu);
@@ -245,6 +278,8 @@ static void *worker_main(void *arg)
         p->head = (p->head + 1) % p->cap;
         p->count--;
         const struct es_ruleset *rs = p->rules;
+        w->fences = p->fences;
+        w->sla = p->sla;
         uint64_t gen = p->rules_gen;
         w->busy_gen = gen;
         pthread_mutex_unlock(&p->mu);

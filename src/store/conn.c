@@ -163,6 +163,18 @@ fail:
     return ES_EIO;
 }
 
+char *es_store_get_string(struct es_store *s, const char *key)
+{
+    const char *argv[] = {"GET", key};
+    redisReply *r = es__cmd(s, 2, argv, NULL);
+    char *out = NULL;
+    if (r && r->type == REDIS_REPLY_STRING)
+        out = es_strndup(r->str, r->len);
+    if (r)
+        freeReplyObject(r);
+    return out;
+}
+
 int es_store_ping(struct es_store *s)
 {
     const char *argv[] = {"PING"};

@@ -65,7 +65,8 @@ int es_store_events_batch(struct es_store *s, const struct es_store_event *ev, s
 {
     if (n == 0)
         return 0;
-    /* at most 6 commands per event: 1 HINCRBY posts, 3-4 complaint counts, 1 XADD; plus
+    /* at most 7 commands per event: 5 HINCRBY (posts, complaints, brand, category,
+     * brand+category), 1 EXPIRE, 1 XADD; plus
      * one EXPIRE per distinct minute (bounded by n) */
     size_t cap = n * 7;
     struct cmd {
@@ -89,7 +90,7 @@ int es_store_events_batch(struct es_store *s, const struct es_store_event *ev, s
         es_time_to_civil(t, &y, &mo, &d, &h, &mi, &sec);
         char key[64];
         snprintf(key, sizeof key, "es:stats:%04d%02d%02d%02d%02d", y, mo, d, h, mi);
-        const char *fields[4];
+        const char *fields[5];
         char buf[3][320];
         int nf = 0;
         fields[nf++] = "posts";

@@ -57,11 +57,11 @@ static const char *nz(const char *s)
     return s ? s : "";
 }
 
-static void lookup_tier(struct es_store *s, const struct es_post *p, char *tier, size_t n)
+int es_store_vip_get(struct es_store *s, const struct es_post *p, char *tier, size_t n)
 {
     tier[0] = '\0';
     if (!p->author.handle && !p->author.id)
-        return;
+        return 0;
     char field[512];
     snprintf(field, sizeof field, "%s:%s", es_platform_name(p->platform),
              p->author.handle ? p->author.handle : p->author.id);
@@ -70,10 +70,12 @@ static void lookup_tier(struct es_store *s, const struct es_post *p, char *tier,
             *q = (char)(*q - 'A' + 'a');
     const char *argv[] = {"HGET", "es:vip", field};
     redisReply *r = es__cmd(s, 3, argv, NULL);
-    if (r && r->type == REDIS_REPLY_STRING)
+    if (!r)
+        return ES_EIO;
+    if (r->type == REDIS_REPLY_STRING)
         snprintf(tier, n, "%s", r->str);
-    if (r)
-        freeReplyObject(r);
+    freeReplyObject(r);
+    return 0;
 }
 
 int es_store_mention_add(struct es_store *s, const struct es_post *p,
@@ -88,7 +90,7 @@ int es_store_mention_add(struct es_store *s, const struct es_post *p,
     if (in->tier)
         snprintf(tier, sizeof tier, "%s", in->tier);
     else
-        lookup_tier(s, p, tier, sizeof tier);
+        es_store_vip_get(s, p, tier, sizeof tier);
 
     /* The mention id: the shard's counter. */
     char seqkey[64];

@@ -1,0 +1,585 @@
+/*
+ * earshot serve --config FILE: the live listener.
+ *
+ *   one uv loop:  crawler (curl multi) ──page──> pipeline workers (threads)
+ *                   ^  cursors (async Redis)        │ parse, match, fences, SLA,
+ *                   └──────── done(meta) <──────────┘ mentions, counts, events
+ *   signals:  SIGTERM/SIGINT  stop polling, drain in-flight pages, exit 0
+ *             SIGHUP          reload rules, fences, SLA and sources; in-flight work
+ *                             finishes on the old rules
+ *
+ * Config (JSON, duplicate keys rejected, unknown keys are errors naming the
+ * key path); every key is documented in docs/serve.md.
+ */
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <curl/curl.h>
+#include <jansson.h>
+#include <uv.h>
+
+#include "cli/cli.h"
+#include "earshot/alloc.h"
+#include "earshot/clock.h"
+#include "earshot/crawl.h"
+#include "earshot/geo.h"
+#include "earshot/log.h"
+#include "earshot/pipeline.h"
+#include "earshot/store.h"
+
+struct config {
+    json_t *root;
+    const char *redis_url, *data_dir, *keywords_dir, *rules_dir;
+    int workers;
+    struct es_source *sources;
+    size_t n_sources;
+    struct es_fences *fences;
+    struct es_sla_policy sla;
+    struct es_crawl_opts crawl;
+};
+
+struct server {
+    uv_loop_t *loop;
+    char config_path[4096];
+    struct config cfg;
+    struct es_norm *norm;
+    struct es_ruleset *rules;
+    struct es_redis_child *child;
+    char redis_url[1100];
+    struct es_store *sync;          /* cursors at start */
+    struct es_store_async *async;   /* cursor saves */
+    struct es_pipeline *pipe;
+    struct es_crawler *crawler;
+    uv_signal_t sig_term, sig_int, sig_hup;
+    uv_timer_t stats_timer;
+    bool stopping;
+};
+
+static void config_free(struct config *c)
+{
+    for (size_t i = 0; i < c->n_sources; i++)
+        es_source_free_fields(&c->sources[i]);
+    es_free(c->sources);
+    es_fences_free(c->fences);
+    json_decref(c->root);
+    memset(c, 0, sizeof *c);
+}
+
+/* ---- config: every error names its key path ---- */
+
+static int bad(struct es_diag *d, const char *file, const char *fmt, const char *path,
+               const char *what)
+{
+    return es_diag_set(d, file, 0, 0, fmt, path, what);
+}
+
+static int check_keys(const json_t *o, const char *const *allowed, const char *path,
+                      const char *file, struct es_diag *d)
+{
+    const char *k;
+    json_t *v;
+    json_object_foreach((json_t *)o, k, v)
+    {
+        bool ok = false;
+        for (const char *const *a = allowed; *a && !ok; a++)
+            ok = strcmp(*a, k) == 0;
+        if (!ok) {
+            char p[512];
+            snprintf(p, sizeof p, "%s%s%s", path, *path ? "." : "", k);
+            return bad(d, file, "%s: %s", p, "unknown key");
+        }
+    }
+    return 0;
+}
+
+static const char *opt_str(const json_t *o, const char *k, const char *path, const char *file,
+                           struct es_diag *d, int *rc)
+{
+    json_t *v = json_object_get(o, k);
+    if (!v || json_is_null(v))
+        return NULL;
+    if (!json_is_string(v) || !*json_string_value(v)) {
+        char p[512];
+        snprintf(p, sizeof p, "%s%s%s", path, *path ? "." : "", k);
+        *rc = bad(d, file, "%s: %s", p, "must be a non-empty string");
+        return NULL;
+    }
+    return json_string_value(v);
+}
+
+static double opt_num(const json_t *o, const char *k, double def, double lo, double hi,
+                      const char *path, const char *file, struct es_diag *d, int *rc)
+{
+    json_t *v = json_object_get(o, k);
+    if (!v || json_is_null(v))
+        return def;
+    char p[512];
+    snprintf(p, sizeof p, "%s%s%s", path, *path ? "." : "", k);
+    if (!json_is_number(v)) {
+        *rc = bad(d, file, "%s: %s", p, "must be a number");
+        return def;
+    }
+    double x = json_number_value(v);
+    if (x < lo || x > hi) {
+        char msg[128];
+        snprintf(msg, sizeof msg, "must be between %g and %g", lo, hi);
+        *rc = bad(d, file, "%s: %s", p, msg);
+        return def;
+    }
+    return x;
+}
+
+static char *dup_or_null(const char *s)
+{
+    return s ? es_strdup(s) : NULL;
+}
+
+static int parse_source(const json_t *o, size_t i, struct es_source *s, const char *file,
+                        struct es_diag *d)
+{
+    static const char *const keys[] = {"id",        "platform", "base_url", "query",
+                                       "user_id",   "auth_env", "interval_s", "jitter_s",
+                                       "geo",       "brand",    NULL};
+    char path[64];
+    snprintf(path, sizeof path, "sources[%zu]", i);
+    if (!json_is_object(o))
+        return bad(d, file, "%s: %s", path, "must be an object");
+    int rc = check_keys(o, keys, path, file, d);
+    if (rc)
+        return rc;
+    const char *id = opt_str(o, "id", path, file, d, &rc);
+    const char *platform = opt_str(o, "platform", path, file, d, &rc);
+    const char *base = opt_str(o, "base_url", path, file, d, &rc);
+    if (rc)
+        return rc;
+    char p[96];
+    if (!id)
+        return snprintf(p, sizeof p, "%s.id", path), bad(d, file, "%s: %s", p, "is required");
+    if (!platform)
+        return snprintf(p, sizeof p, "%s.platform", path),
+               bad(d, file, "%s: %s", p, "is required (twitter-v2, twitter-v1, weibo, wechat)");
+    if (!base || (strncmp(base, "http://", 7) != 0 && strncmp(base, "https://", 8) != 0))
+        return snprintf(p, sizeof p, "%s.base_url", path),
+               bad(d, file, "%s: %s", p, "is required: an http(s) URL");
+    if (strcmp(platform, "twitter-v2") == 0)
+        s->format = ES_FORMAT_TWITTER_V2;
+    else if (strcmp(platform, "twitter-v1") == 0)
+        s->format = ES_FORMAT_TWITTER_V1;
+    else if (strcmp(platform, "weibo") == 0)
+        s->format = ES_FORMAT_WEIBO;
+    else if (strcmp(platform, "wechat") == 0)
+        s->format = ES_FORMAT_WECHAT_JSON;
+    else
+        return snprintf(p, sizeof p, "%s.platform", path),
+               bad(d, file, "%s: %s", p, "must be twitter-v2, twitter-v1, weibo or wechat");
+    double interval = opt_num(o, "interval_s", 60, 0.05, 86400, path, file, d, &rc);
+    double jitter = opt_num(o, "jitter_s", interval / 10, 0, 3600, path, file, d, &rc);
+    const char *query = opt_str(o, "query", path, file, d, &rc);
+    const char *user = opt_str(o, "user_id", path, file, d, &rc);
+    const char *auth = opt_str(o, "auth_env", path, file, d, &rc);
+    const char *brand = opt_str(o, "brand", path, file, d, &rc);
+    if (rc)
+        return rc;
+    json_t *geo = json_object_get(o, "geo");
+    if (geo && !json_is_null(geo)) {
+        static const char *const gk[] = {"lat", "lon", "radius_km", NULL};
+        char gp[96];
+        snprintf(gp, sizeof gp, "%s.geo", path);
+        if (!json_is_object(geo))
+            return bad(d, file, "%s: %s", gp, "must be an object {lat, lon, radius_km}");
+        rc = check_keys(geo, gk, gp, file, d);
+        if (rc)
+            return rc;
+        s->has_geo = true;
+        s->lat = opt_num(geo, "lat", 1000, -90, 90, gp, file, d, &rc);
+        s->lon = opt_num(geo, "lon", 1000, -180, 180, gp, file, d, &rc);
+        s->radius_km = opt_num(geo, "radius_km", 0, 0.01, 1000, gp, file, d, &rc);
+        if (!rc && (s->lat > 90 || s->lon > 180 || s->radius_km <= 0))
+            rc = bad(d, file, "%s: %s", gp, "needs lat, lon and radius_km");
+        if (rc)
+            return rc;
+    }
+    s->id = es_strdup(id);
+    s->base_url = es_strdup(base);
+    s->query = dup_or_null(query);
+    s->user_id = dup_or_null(user);
+    s->auth_env = dup_or_null(auth);
+    s->brand = dup_or_null(brand);
+    s->interval_ms = (int64_t)(interval * 1000);
+    s->jitter_ms = (int64_t)(jitter * 1000);
+    if (!s->id || !s->base_url)
+        return ES_ENOMEM;
+    return 0;
+}
+
+static int config_load(const char *file, struct config *c, struct es_diag *d)
+{
+    memset(c, 0, sizeof *c);
+    json_error_t err;
+    c->root = json_load_file(file, JSON_REJECT_DUPLICATES, &err);
+    if (!c->root)
+        return es_diag_set(d, file, err.line, err.column, "%s", err.text);
+    if (!json_is_object(c->root))
+        return es_diag_set(d, file, 0, 0, "the config must be a JSON object");
+    static const char *const keys[] = {"redis_url", "data_dir", "keywords_dir", "rules_dir",
+                                       "workers",   "sources",  "fences",       "sla",
+                                       "crawl",     "log_level", NULL};
+    int rc = check_keys(c->root, keys, "", file, d);
+    if (rc)
+        return rc;
+    c->redis_url = opt_str(c->root, "redis_url", "", file, d, &rc);
+    c->data_dir = opt_str(c->root, "data_dir", "", file, d, &rc);
+    c->keywords_dir = opt_str(c->root, "keywords_dir", "", file, d, &rc);
+    c->rules_dir = opt_str(c->root, "rules_dir", "", file, d, &rc);
+    c->workers = (int)opt_num(c->root, "workers", 0, 0, 256, "", file, d, &rc);
+    const char *level = opt_str(c->root, "log_level", "", file, d, &rc);
+    if (rc)
+        return rc;
+    if (level) {
+        if (strcmp(level, "debug") == 0)
+            es_log_set_level(ES_LOG_DEBUG);
+        else if (strcmp(level, "info") == 0)
+            es_log_set_level(ES_LOG_INFO);
+        else if (strcmp(level, "warn") == 0)
+            es_log_set_level(ES_LOG_WARN);
+        else if (strcmp(level, "error") == 0)
+            es_log_set_level(ES_LOG_ERROR);
+        else
+            return bad(d, file, "%s: %s", "log_level", "must be debug, info, warn or error");
+    }
+    json_t *crawl = json_object_get(c->root, "crawl");
+    if (crawl && !json_is_null(crawl)) {
+        static const char *const ck[] = {"connect_timeout_ms", "total_timeout_ms",
+                                         "max_body_bytes",     "backoff_max_ms",
+                                         "max_connections",    NULL};
+        if (!json_is_object(crawl))
+            return bad(d, file, "%s: %s", "crawl", "must be an object");
+        rc = check_keys(crawl, ck, "crawl", file, d);
+        if (rc)
+            return rc;
+        c->crawl.connect_timeout_ms =
+            (int64_t)opt_num(crawl, "connect_timeout_ms", 0, 1, 600000, "crawl", file, d, &rc);
+        c->crawl.total_timeout_ms =
+            (int64_t)opt_num(crawl, "total_timeout_ms", 0, 1, 3600000, "crawl", file, d, &rc);
+        c->crawl.max_body =
+            (size_t)opt_num(crawl, "max_body_bytes", 0, 1024, 1 << 30, "crawl", file, d, &rc);
+        c->crawl.backoff_max_ms =
+            (int64_t)opt_num(crawl, "backoff_max_ms", 0, 100, 86400000, "crawl", file, d, &rc);
+        c->crawl.max_connections =
+            (int)opt_num(crawl, "max_connections", 0, 1, 100000, "crawl", file, d, &rc);
+        if (rc)
+            return rc;
+    }
+    json_t *sources = json_object_get(c->root, "sources");
+    if (!json_is_array(sources))
+        return bad(d, file, "%s: %s", "sources", "is required: an array of sources");
+    c->n_sources = json_array_size(sources);
+    c->sources = es_calloc(c->n_sources ? c->n_sources : 1, sizeof *c->sources);
+    if (!c->sources)
+        return ES_ENOMEM;
+    for (size_t i = 0; i < c->n_sources; i++) {
+        rc = parse_source(json_array_get(sources, i), i, &c->sources[i], file, d);
+        if (rc)
+            return rc;
+        for (size_t k = 0; k < i; k++)
+            if (strcmp(c->sources[k].id, c->sources[i].id) == 0) {
+                char p[64];
+                snprintf(p, sizeof p, "sources[%zu].id", i);
+                return bad(d, file, "%s: %s", p, "duplicate source id");
+            }
+    }
+    rc = es_fences_parse(json_object_get(c->root, "fences"), &c->fences, d);
+    if (!rc)
+        rc = es_sla_parse(json_object_get(c->root, "sla"), &c->sla, d);
+    if (rc && d && !d->file)
+        d->file = file;
+    return rc;
+}
+
+/* ---- cursors: loaded with the sync connection at start, saved asynchronously ---- */
+
+static char *cursor_load(void *ud, const char *source_id)
+{
+    struct server *sv = ud;
+    char key[300];
+    snprintf(key, sizeof key, "es:cursor:%s", source_id);
+    return es_store_get_string(sv->sync, key);
+}
+
+static void on_saved(void *ud, struct redisReply *r, int status)
+{
+    (void)ud;
+    (void)r;
+    if (status)
+        es_log(ES_LOG_WARN, "serve", "cursor not saved (%s); it is saved with the next page",
+               es_strerror(status));
+}
+
+static void cursor_save(void *ud, const char *source_id, const char *cursor)
+{
+    struct server *sv = ud;
+    char key[300];
+    snprintf(key, sizeof key, "es:cursor:%s", source_id);
+    const char *argv[] = {"SET", key, cursor};
+    es_store_async_cmd(sv->async, 3, argv, NULL, on_saved, sv);
+}
+
+/* ---- the page path ---- */
+
+static void on_page(void *ud, const struct es_source *src, const char *body, size_t len,
+                    int64_t fetched_ms, es_page_done_fn *done, void *done_ud)
+{
+    struct server *sv = ud;
+    int rc = es_pipeline_submit(sv->pipe, src, body, len, fetched_ms, done, done_ud);
+    if (rc) {
+        /* queue full: the crawler backs off and fetches the page again */
+        done(done_ud, rc, NULL);
+    }
+}
+
+static int load_rules(struct server *sv, const struct config *c, struct es_ruleset **out)
+{
+    char kw[4096], rules[4096];
+    if (c->keywords_dir)
+        snprintf(kw, sizeof kw, "%s", c->keywords_dir);
+    else
+        es_cli_default_dir("keywords", kw, sizeof kw);
+    if (c->rules_dir)
+        snprintf(rules, sizeof rules, "%s", c->rules_dir);
+    else
+        es_cli_default_dir("rules", rules, sizeof rules);
+    struct es_rules *r = es_rules_new();
+    if (!r)
+        return ES_ENOMEM;
+    int rc = es_rules_load_dirs(r, kw, rules, NULL, NULL);
+    if (!rc) {
+        struct es_compile_opts o = {sv->norm, 0};
+        rc = es_ruleset_compile(r, &o, out, NULL, NULL);
+    }
+    es_rules_free(r);
+    if (rc)
+        es_log(ES_LOG_ERROR, "serve", "rules in %s and %s do not load (earshot rules check)", kw,
+               rules);
+    return rc;
+}
+
+static void log_stats(uv_timer_t *t)
+{
+    struct server *sv = t->data;
+    struct es_pipeline_stats st;
+    es_pipeline_stats(sv->pipe, &st);
+    es_log(ES_LOG_INFO, "serve",
+           "pages %llu posts %llu duplicates %llu complaints %llu mentions %llu fenced %llu "
+           "bad %llu errors %llu",
+           (unsigned long long)st.pages, (unsigned long long)st.posts,
+           (unsigned long long)st.duplicates, (unsigned long long)st.complaints,
+           (unsigned long long)st.mentions, (unsigned long long)st.fenced,
+           (unsigned long long)st.bad_records, (unsigned long long)st.errors);
+    for (size_t i = 0; sv->crawler && i < sv->cfg.n_sources; i++) {
+        const struct es_source_health *h = es_crawler_health(sv->crawler, i);
+        if (h)
+            es_log(ES_LOG_INFO, "crawl",
+                   "source %s pages %llu posts %llu errors %llu lag_ms %lld last_error %s",
+                   sv->cfg.sources[i].id, (unsigned long long)h->pages,
+                   (unsigned long long)h->posts, (unsigned long long)h->errors,
+                   (long long)h->lag_ms, h->last_error[0] ? h->last_error : "-");
+    }
+}
+
+static int start_crawler(struct server *sv)
+{
+    struct es_cursor_store cs = {cursor_load, cursor_save, sv};
+    struct es_diag d = {0};
+    int rc = es_crawler_start(sv->loop, sv->cfg.sources, sv->cfg.n_sources, &sv->cfg.crawl, &cs,
+                              on_page, sv, &sv->crawler, &d);
+    if (rc)
+        es_log(ES_LOG_ERROR, "serve", "crawler: %s", d.msg[0] ? d.msg : es_strerror(rc));
+    return rc;
+}
+
+static void on_term(uv_signal_t *h, int sig)
+{
+    struct server *sv = h->data;
+    if (sv->stopping)
+        return;
+    sv->stopping = true;
+    es_log(ES_LOG_INFO, "serve", "signal %d: stopping; draining in-flight work", sig);
+    es_crawler_stop(sv->crawler, 5000);
+    sv->crawler = NULL;
+    uv_timer_stop(&sv->stats_timer);
+    uv_close((uv_handle_t *)&sv->stats_timer, NULL);
+    uv_close((uv_handle_t *)&sv->sig_term, NULL);
+    uv_close((uv_handle_t *)&sv->sig_int, NULL);
+    uv_close((uv_handle_t *)&sv->sig_hup, NULL);
+    /* the pipeline drains after the loop ends (its done callbacks hop back through the
+     * crawler, which has stopped taking them); the async store closes with the loop */
+    es_store_async_stop(sv->async);
+    sv->async = NULL;
+}
+
+static void on_hup(uv_signal_t *h, int sig)
+{
+    (void)sig;
+    struct server *sv = h->data;
+    if (sv->stopping)
+        return;
+    struct config nc;
+    struct es_diag d = {0};
+    int rc = config_load(sv->config_path, &nc, &d);
+    struct es_ruleset *nr = NULL;
+    if (!rc)
+        rc = load_rules(sv, &nc, &nr);
+    if (rc) {
+        char line[1024];
+        es_diag_format(&d, line, sizeof line);
+        es_log(ES_LOG_ERROR, "serve", "reload refused, keeping the running config: %s",
+               d.msg[0] ? line : es_strerror(rc));
+        config_free(&nc);
+        return;
+    }
+    /* rules: new pages use the new set; pages in flight finish on the old one */
+    es_pipeline_set_rules(sv->pipe, nr, nc.fences, &nc.sla);
+    es_pipeline_quiesce(sv->pipe);
+    es_ruleset_free(sv->rules);
+    sv->rules = nr;
+    /* sources: the old crawler drains and closes itself; the new one takes over */
+    es_crawler_stop(sv->crawler, 5000);
+    sv->crawler = NULL;
+    struct config old = sv->cfg;
+    sv->cfg = nc;
+    /* the fences and SLA now in use belong to the new config: keep the old sources alive
+     * only as long as the old crawler needs them (it copied them at start) */
+    config_free(&old);
+    start_crawler(sv);
+    es_log(ES_LOG_INFO, "serve", "reloaded: %zu sources, %zu rules", sv->cfg.n_sources,
+           es_ruleset_rule_count(sv->rules));
+}
+
+static void usage(FILE *f)
+{
+    fprintf(f, "usage: earshot serve --config FILE [--check]\n"
+               "\n"
+               "Polls the configured sources, judges every new post, and records complaints as\n"
+               "mentions in Redis (the embedded server when redis_url is not set). SIGTERM or\n"
+               "Ctrl-C drains in-flight work and exits; SIGHUP reloads the config, rules, fences\n"
+               "and sources without losing in-flight work. Logs are JSON lines on stderr.\n"
+               "\n"
+               "  --config FILE   the JSON config (docs/serve.md lists every key)\n"
+               "  --check         validate the config and the rules, then exit\n");
+}
+
+int es_cli_serve(int argc, char **argv)
+{
+    static const struct option lo[] = {{"config", required_argument, NULL, 'c'},
+                                       {"check", no_argument, NULL, 'k'},
+                                       {"help", no_argument, NULL, 'h'},
+                                       {NULL, 0, NULL, 0}};
+    struct server sv;
+    memset(&sv, 0, sizeof sv);
+    bool check = false;
+    int ch;
+    optind = 1;
+    while ((ch = getopt_long(argc, argv, "h", lo, NULL)) != -1) {
+        switch (ch) {
+        case 'c': snprintf(sv.config_path, sizeof sv.config_path, "%s", optarg); break;
+        case 'k': check = true; break;
+        case 'h': usage(stdout); return ES_EXIT_OK;
+        default: usage(stderr); return ES_EXIT_USAGE;
+        }
+    }
+    if (!sv.config_path[0] || optind != argc) {
+        usage(stderr);
+        return ES_EXIT_USAGE;
+    }
+    struct es_diag d = {0};
+    if (config_load(sv.config_path, &sv.cfg, &d)) {
+        char line[1024];
+        es_diag_format(&d, line, sizeof line);
+        fprintf(stderr, "%s\n", line);
+        config_free(&sv.cfg);
+        return ES_EXIT_USAGE;
+    }
+    const char *warn = NULL;
+    sv.norm = es_norm_new(NULL, &warn);
+    if (!sv.norm || load_rules(&sv, &sv.cfg, &sv.rules)) {
+        config_free(&sv.cfg);
+        es_norm_free(sv.norm);
+        return ES_EXIT_USAGE;
+    }
+    if (check) {
+        printf("%s: %zu sources, %zu fences, %zu rules: ok\n", sv.config_path, sv.cfg.n_sources,
+               es_fences_count(sv.cfg.fences), es_ruleset_rule_count(sv.rules));
+        es_ruleset_free(sv.rules);
+        es_norm_free(sv.norm);
+        config_free(&sv.cfg);
+        return ES_EXIT_OK;
+    }
+    int code = ES_EXIT_FOUND;
+    curl_global_init(CURL_GLOBAL_DEFAULT);
+    /* Redis: the configured one, or the embedded server of the data directory. */
+    const char *url = sv.cfg.redis_url ? sv.cfg.redis_url : getenv("EARSHOT_REDIS_URL");
+    if (url && *url) {
+        snprintf(sv.redis_url, sizeof sv.redis_url, "%s", url);
+    } else {
+        char dir[900], sock[1024];
+        if (sv.cfg.data_dir)
+            snprintf(dir, sizeof dir, "%s", sv.cfg.data_dir);
+        else
+            es_store_default_dir(dir, sizeof dir);
+        if (es_redis_child_start(dir, &sv.child, sock, sizeof sock, &d) != 0) {
+            es_log(ES_LOG_ERROR, "serve", "%s", d.msg);
+            goto out;
+        }
+        snprintf(sv.redis_url, sizeof sv.redis_url, "unix://%s", sock);
+    }
+    struct es_store_opts so = {sv.redis_url, NULL, 0};
+    if (es_store_open(&so, &sv.sync, &d) != 0) {
+        es_log(ES_LOG_ERROR, "serve", "%s", d.msg);
+        goto out;
+    }
+    struct es_pipeline_opts po = {sv.rules, sv.cfg.fences, &sv.cfg.sla, sv.redis_url,
+                                  sv.cfg.workers, 0};
+    if (es_pipeline_start(&po, &sv.pipe, &d) != 0) {
+        es_log(ES_LOG_ERROR, "serve", "pipeline: %s", d.msg);
+        goto out;
+    }
+    sv.loop = uv_default_loop();
+    if (es_store_async_start(sv.loop, sv.redis_url, &sv.async) != 0)
+        goto out;
+    if (start_crawler(&sv) != 0)
+        goto out;
+    uv_signal_init(sv.loop, &sv.sig_term);
+    uv_signal_init(sv.loop, &sv.sig_int);
+    uv_signal_init(sv.loop, &sv.sig_hup);
+    sv.sig_term.data = sv.sig_int.data = sv.sig_hup.data = &sv;
+    uv_signal_start(&sv.sig_term, on_term, SIGTERM);
+    uv_signal_start(&sv.sig_int, on_term, SIGINT);
+    uv_signal_start(&sv.sig_hup, on_hup, SIGHUP);
+    uv_timer_init(sv.loop, &sv.stats_timer);
+    sv.stats_timer.data = &sv;
+    uv_timer_start(&sv.stats_timer, log_stats, 10000, 10000);
+    es_log(ES_LOG_INFO, "serve", "listening to %zu sources; redis %s", sv.cfg.n_sources,
+           sv.child ? "embedded" : "external");
+    uv_run(sv.loop, UV_RUN_DEFAULT);
+    log_stats(&sv.stats_timer);
+    code = ES_EXIT_OK;
+out:
+    es_pipeline_stop(sv.pipe);
+    if (sv.async) {
+        es_store_async_stop(sv.async);
+        uv_run(sv.loop, UV_RUN_DEFAULT);
+    }
+    if (sv.loop && uv_loop_close(sv.loop) != 0)
+        es_log(ES_LOG_WARN, "serve", "the loop still had open handles at exit");
+    es_store_close(sv.sync);
+    es_redis_child_stop(sv.child);
+    es_ruleset_free(sv.rules);
+    es_norm_free(sv.norm);
+    config_free(&sv.cfg);
+    curl_global_cleanup();
+    es_log(ES_LOG_INFO, "serve", "stopped");
+    return code;
+}
