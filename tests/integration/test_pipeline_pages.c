@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <unistd.h>
 
+#include "earshot/geo.h"
 #include "earshot/pipeline.h"
 #include "earshot/store.h"
 #include "harness.h"
@@ -164,8 +165,101 @@ ES_TEST(pages_become_mentions_counts_and_events_once)
     ES_ASSERT_EQ(system(cmd), 0);
 }
 
+ES_TEST(a_complaint_inside_a_fence_is_routed_to_the_fence_brand)
+{
+    char dir[] = "/tmp/es-pipe-XXXXXX";
+    ES_ASSERT(mkdtemp(dir) != NULL);
+    struct es_redis_child *child = NULL;
+    char sock[256], url[300];
+    struct es_diag d = {0};
+    ES_ASSERT_EQ(es_redis_child_start(dir, &child, sock, sizeof sock, &d), 0);
+    snprintf(url, sizeof url, "unix://%s", sock);
+    const char *warn;
+    struct es_norm *norm = es_norm_new(NULL, &warn);
+    struct es_rules *r = es_rules_new();
+    ES_ASSERT_EQ(es_rules_load_dirs(r, ES_SOURCE_DIR "/keywords", ES_SOURCE_DIR "/rules", NULL,
+                                    NULL),
+                 0);
+    struct es_compile_opts co = {norm, 0};
+    struct es_ruleset *rs = NULL;
+    ES_ASSERT_EQ(es_ruleset_compile(r, &co, &rs, NULL, NULL), 0);
+    es_rules_free(r);
+    json_t *fj = json_loads("[{\"id\":\"xidan\",\"brand\":\"starbucks\",\"name\":\"Xidan\","
+                            "\"team\":\"bj\",\"circle\":{\"lat\":39.9087,\"lon\":116.3747,"
+                            "\"radius_m\":300}}]",
+                            0, NULL);
+    struct es_fences *fences = NULL;
+    ES_ASSERT_EQ(es_fences_parse(fj, &fences, &d), 0);
+    json_decref(fj);
+    struct es_sla_policy sla;
+    es_sla_policy_default(&sla);
+    struct es_pipeline_opts po = {rs, fences, &sla, url, 1, 8};
+    struct es_pipeline *p = NULL;
+    ES_ASSERT_EQ(es_pipeline_start(&po, &p, &d), 0);
+    struct waiter w = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, 0, 0, ""};
+    struct es_source src = {"gen", ES_FORMAT_GENERIC, "http://127.0.0.1", NULL, NULL, NULL,
+                            1000, 0, false, 0, 0, 0, NULL};
+    /* inside the 300 m circle, names no brand: a mention for starbucks, fence xidan */
+    const char *in = "{\"id\":\"g1\",\"platform\":\"weibo\",\"author\":{\"id\":\"a1\"},"
+                     "\"text\":\"排队排了一个小时，服务态度太差了\",\"lang\":\"zh\","
+                     "\"created_at\":\"2026-11-20T10:00:00Z\","
+                     "\"geo\":{\"lat\":39.9090,\"lon\":116.3750}}";
+    /* 2 km away: a complaint, but no brand and no fence */
+    const char *out = "{\"id\":\"g2\",\"platform\":\"weibo\",\"author\":{\"id\":\"a2\"},"
+                      "\"text\":\"排队排了一个小时，服务态度太差了\",\"lang\":\"zh\","
+                      "\"created_at\":\"2026-11-20T10:00:00Z\","
+                      "\"geo\":{\"lat\":39.9270,\"lon\":116.3747}}";
+    ES_ASSERT_EQ(submit_wait(p, &src, in, strlen(in), &w), 0);
+    ES_ASSERT_EQ(submit_wait(p, &src, out, strlen(out), &w), 0);
+    struct es_pipeline_stats st;
+    es_pipeline_stats(p, &st);
+    ES_ASSERT_EQ(st.mentions, 2);
+    ES_ASSERT_EQ(st.fenced, 1);
+    struct es_store_opts so = {url, NULL, 0};
+    struct es_store *s = NULL;
+    ES_ASSERT_EQ(es_store_open(&so, &s, &d), 0);
+    struct es_mention_filter f = {0};
+    json_t *arr = NULL;
+    char *next = NULL;
+    ES_ASSERT_EQ(es_store_mentions_list(s, &f, &arr, &next), 0);
+    ES_ASSERT_EQ(json_array_size(arr), 2);
+    int routed = 0;
+    size_t i;
+    json_t *m;
+    json_array_foreach(arr, i, m)
+    {
+        const char *post = json_string_value(json_object_get(m, "post_id"));
+        const char *brand = json_string_value(json_object_get(m, "brand"));
+        const char *fence = json_string_value(json_object_get(m, "fence"));
+        json_int_t deadline = json_integer_value(json_object_get(m, "sla_deadline_ms"));
+        /* the SLA clock started at the post's own time: 10:00 + 60 min */
+        ES_ASSERT_EQ(deadline, (json_int_t)1795168800000LL + 3600000);
+        if (strcmp(post, "g1") == 0) {
+            ES_ASSERT_STR(brand, "starbucks");
+            ES_ASSERT_STR(fence, "xidan");
+            routed = 1;
+        } else {
+            ES_ASSERT_STR(brand, "");
+            ES_ASSERT_STR(fence, "");
+        }
+    }
+    ES_ASSERT(routed);
+    json_decref(arr);
+    free(next);
+    es_store_close(s);
+    es_pipeline_stop(p);
+    es_fences_free(fences);
+    es_ruleset_free(rs);
+    es_norm_free(norm);
+    es_redis_child_stop(child);
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    ES_ASSERT_EQ(system(cmd), 0);
+}
+
 int main(void)
 {
     ES_RUN(pages_become_mentions_counts_and_events_once);
+    ES_RUN(a_complaint_inside_a_fence_is_routed_to_the_fence_brand);
     return ES_DONE();
 }
