@@ -145,6 +145,9 @@ struct es_page_meta {
     int64_t newest_created_at; /* seconds; the newest created_at among the posts, 0 if none */
 };
 
+/* es_post_id_cmp orders platform ids (-1, 0, 1): decimal ids by value, others bytewise. */
+int es_post_id_cmp(const char *a, const char *b);
+
 /* es_feed_parse_page: es_feed_parse that also fills *meta (zeroed first). */
 int es_feed_parse_page(const char *buf, size_t len, const struct es_feed_opts *opts,
                        es_post_cb *on_post, es_diag_cb *on_diag, void *ud,

@@ -437,7 +437,7 @@ static void save_cursor(struct src *s, const char *cursor)
 static void chain_end(struct src *s)
 {
     if (s->s.format != ES_FORMAT_WECHAT_JSON && s->chain_newest[0] &&
-        (!s->cursor[0] || es__crawl_id_cmp(s->chain_newest, s->cursor) > 0))
+        (!s->cursor[0] || es_post_id_cmp(s->chain_newest, s->cursor) > 0))
         save_cursor(s, s->chain_newest);
     /* The validators describe a page whose whole chain is now delivered. */
     if (s->p_url) {
@@ -467,9 +467,9 @@ static int follow(struct src *s, const struct es_page_meta *m, int had_cursor)
     case ES_FORMAT_WEIBO:
         if (had_cursor) {
             /* the next page starts at next_token: follow while it is above the cursor */
-            if (es__crawl_id_cmp(m->next_token, s->cursor) <= 0)
+            if (es_post_id_cmp(m->next_token, s->cursor) <= 0)
                 return 0;
-            if (m->oldest_id[0] && es__crawl_id_cmp(m->oldest_id, s->cursor) <= 0)
+            if (m->oldest_id[0] && es_post_id_cmp(m->oldest_id, s->cursor) <= 0)
                 return 0;
             return 1;
         }

@@ -44,7 +44,5 @@ int es__crawl_check(const struct es_source *s, struct es_diag *d);
 /* es__crawl_copy deep-copies a source (strings with es_strdup). 0 or ES_ENOMEM. */
 int es__crawl_copy(struct es_source *dst, const struct es_source *src);
 
-/* es__crawl_id_cmp orders platform ids: decimal ids by value, others bytewise. */
-int es__crawl_id_cmp(const char *a, const char *b);
 
 #endif

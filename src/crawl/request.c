@@ -43,18 +43,6 @@ static int all_digits(const char *s)
     return 1;
 }
 
-int es__crawl_id_cmp(const char *a, const char *b)
-{
-    if (all_digits(a) && all_digits(b)) {
-        a = skip_zeros(a);
-        b = skip_zeros(b);
-        size_t la = strlen(a), lb = strlen(b);
-        if (la != lb)
-            return la < lb ? -1 : 1;
-    }
-    int r = strcmp(a, b);
-    return r < 0 ? -1 : r > 0;
-}
 
 /* Percent-encoding of a query value: RFC 3986 unreserved characters stay. */
 static int esc(struct es_buf *b, const char *s)

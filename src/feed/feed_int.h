@@ -99,8 +99,6 @@ enum es_format es__feed_detect_json(const json_t *root);
  * fields from the document once the adapter is done. */
 void es__page_meta_post(struct es_page_meta *m, const struct es_post *p);
 void es__page_meta_doc(struct es_page_meta *m, enum es_format f, const json_t *root);
-/* es__id_cmp orders platform ids: decimal ids by value, others bytewise. */
-int es__id_cmp(const char *a, const char *b);
 
 /* WeChat message fields, shared by the XML push and its JSON twin. NULL = absent. */
 struct es__wx_msg {

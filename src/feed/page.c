@@ -34,7 +34,7 @@ static int all_digits(const char *s)
     return 1;
 }
 
-int es__id_cmp(const char *a, const char *b)
+int es_post_id_cmp(const char *a, const char *b)
 {
     if (all_digits(a) && all_digits(b)) {
         a = skip_zeros(a);
@@ -64,9 +64,9 @@ void es__page_meta_post(struct es_page_meta *m, const struct es_post *p)
         m->newest_created_at = p->created_at;
     if (!p->id || strlen(p->id) >= sizeof m->newest_id)
         return;
-    if (!m->newest_id[0] || es__id_cmp(p->id, m->newest_id) > 0)
+    if (!m->newest_id[0] || es_post_id_cmp(p->id, m->newest_id) > 0)
         put(m->newest_id, sizeof m->newest_id, p->id);
-    if (!m->oldest_id[0] || es__id_cmp(p->id, m->oldest_id) < 0)
+    if (!m->oldest_id[0] || es_post_id_cmp(p->id, m->oldest_id) < 0)
         put(m->oldest_id, sizeof m->oldest_id, p->id);
 }
 
