@@ -37,7 +37,7 @@ struct config {
     struct es_source *sources;
     size_t n_sources;
     struct es_fences *fences;
-    struct es_sla_policy sla;
+    struct es_sla_policy *sla; /* on the heap: workers hold it until a reload quiesces */
     struct es_crawl_opts crawl;
 };
 
@@ -64,6 +64,7 @@ static void config_free(struct config *c)
         es_source_free_fields(&c->sources[i]);
     es_free(c->sources);
     es_fences_free(c->fences);
+    es_free(c->sla);
     json_decref(c->root);
     memset(c, 0, sizeof *c);
 }
@@ -292,8 +293,11 @@ static int config_load(const char *file, struct config *c, struct es_diag *d)
             }
     }
     rc = es_fences_parse(json_object_get(c->root, "fences"), &c->fences, d);
+    c->sla = es_calloc(1, sizeof *c->sla);
+    if (!rc && !c->sla)
+        rc = ES_ENOMEM;
     if (!rc)
-        rc = es_sla_parse(json_object_get(c->root, "sla"), &c->sla, d);
+        rc = es_sla_parse(json_object_get(c->root, "sla"), c->sla, d);
     if (rc && d && !d->file)
         d->file = file;
     return rc;
@@ -440,18 +444,18 @@ static void on_hup(uv_signal_t *h, int sig)
         config_free(&nc);
         return;
     }
-    /* rules: new pages use the new set; pages in flight finish on the old one */
-    es_pipeline_set_rules(sv->pipe, nr, nc.fences, &nc.sla);
+    /* rules, fences, SLA: new pages use the new ones; pages in flight finish on the old
+     * ones, which are freed once the pipeline has quiesced */
+    es_pipeline_set_rules(sv->pipe, nr, nc.fences, nc.sla);
     es_pipeline_quiesce(sv->pipe);
     es_ruleset_free(sv->rules);
     sv->rules = nr;
-    /* sources: the old crawler drains and closes itself; the new one takes over */
+    /* sources: the old crawler drains and closes itself (it copied its sources); the new
+     * one takes over */
     es_crawler_stop(sv->crawler, 5000);
     sv->crawler = NULL;
     struct config old = sv->cfg;
     sv->cfg = nc;
-    /* the fences and SLA now in use belong to the new config: keep the old sources alive
-     * only as long as the old crawler needs them (it copied them at start) */
     config_free(&old);
     start_crawler(sv);
     es_log(ES_LOG_INFO, "serve", "reloaded: %zu sources, %zu rules", sv->cfg.n_sources,
@@ -540,7 +544,7 @@ int es_cli_serve(int argc, char **argv)
         es_log(ES_LOG_ERROR, "serve", "%s", d.msg);
         goto out;
     }
-    struct es_pipeline_opts po = {sv.rules, sv.cfg.fences, &sv.cfg.sla, sv.redis_url,
+    struct es_pipeline_opts po = {sv.rules, sv.cfg.fences, sv.cfg.sla, sv.redis_url,
                                   sv.cfg.workers, 0};
     if (es_pipeline_start(&po, &sv.pipe, &d) != 0) {
         es_log(ES_LOG_ERROR, "serve", "pipeline: %s", d.msg);
