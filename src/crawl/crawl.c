@@ -330,9 +330,12 @@ static void fetch_free(struct fetch *f)
 static int add_header(struct fetch *f, const char *name, const char *value)
 {
     char line[512];
-    if (strlen(name) + strlen(value) + 3 > sizeof line)
+    size_t nl = strlen(name), vl = strlen(value);
+    if (nl + vl + 3 > sizeof line)
         return 0; /* a validator that long is no validator: skip it */
-    snprintf(line, sizeof line, "%s: %s", name, value);
+    memcpy(line, name, nl);
+    memcpy(line + nl, ": ", 2);
+    memcpy(line + nl + 2, value, vl + 1);
     struct curl_slist *l = curl_slist_append(f->req.headers, line);
     if (!l)
         return ES_ENOMEM;
