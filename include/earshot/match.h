@@ -121,6 +121,15 @@ void es_matcher_free(struct es_matcher *m);
 int es_match_text(struct es_matcher *m, const char *text, size_t len, const char *lang,
                   const struct es_match **out);
 const struct es_match_stats *es_matcher_stats(const struct es_matcher *m);
+
+struct es_buf;
+/*
+ * es_match_json appends the verdict's fired rule ids to rules as a JSON array
+ * (["zh.delay",...]) and its spans to spans ([{"start","end","rule"|"brand"}]),
+ * as stored on a mention. 0, ES_ENOMEM or ES_ELIMIT (a buffer's cap).
+ */
+int es_match_json(const struct es_ruleset *rs, const struct es_match *res, struct es_buf *rules,
+                  struct es_buf *spans);
 /* es_matcher_rule_hits: per-rule fire counts, es_ruleset_rule_count() entries. */
 const uint64_t *es_matcher_rule_hits(const struct es_matcher *m);
 

@@ -55,7 +55,7 @@ static int open_store(const struct common *c, struct es_store **s)
 
 static void print_json(json_t *v)
 {
-    char *s = json_dumps(v, JSON_COMPACT | JSON_ENSURE_ASCII * 0);
+    char *s = json_dumps(v, JSON_COMPACT);
     if (s) {
         puts(s);
         free(s);

@@ -169,25 +169,7 @@ static void ingest(struct worker *w, const struct es_post *p, const struct es_ma
     struct es_buf rules, spans;
     es_buf_init(&rules, 1 << 16);
     es_buf_init(&spans, 1 << 20);
-    es_buf_putc(&rules, '[');
-    for (size_t i = 0; i < res->n_rules; i++) {
-        const char *id = es_ruleset_rule_id(rs, (size_t)res->rules[i]);
-        if (i)
-            es_buf_putc(&rules, ',');
-        es_buf_json_str(&rules, id, strlen(id));
-    }
-    es_buf_putc(&rules, ']');
-    es_buf_putc(&spans, '[');
-    for (size_t i = 0; i < res->n_spans; i++) {
-        const struct es_span *sp = &res->spans[i];
-        es_buf_printf(&spans, "%s{\"start\":%zu,\"end\":%zu,\"%s\":", i ? "," : "", sp->start,
-                      sp->end, sp->rule >= 0 ? "rule" : "brand");
-        const char *name = sp->rule >= 0 ? es_ruleset_rule_id(rs, (size_t)sp->rule)
-                                         : es_ruleset_brand_id(rs, (size_t)sp->brand);
-        es_buf_json_str(&spans, name, strlen(name));
-        es_buf_putc(&spans, '}');
-    }
-    es_buf_putc(&spans, ']');
+    es_match_json(rs, res, &rules, &spans);
     struct es_mention_in in = {0};
     in.brand = res->brand >= 0 ? es_ruleset_brand_id(rs, (size_t)res->brand) : NULL;
     in.category = res->category;

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "earshot/alloc.h"
+#include "earshot/buf.h"
 #include "earshot/utf8.h"
 #include "match/internal.h"
 
@@ -488,4 +489,37 @@ int es_match_text(struct es_matcher *m, const char *text, size_t len, const char
     if (out->complaint)
         m->stats.complaints++;
     return status;
+}
+
+/* first: keep the first failure of a sequence of buffer appends */
+static void first(int *rc, int r)
+{
+    if (!*rc)
+        *rc = r;
+}
+
+int es_match_json(const struct es_ruleset *rs, const struct es_match *res, struct es_buf *rules,
+                  struct es_buf *spans)
+{
+    int rc = 0;
+    first(&rc, es_buf_putc(rules, '['));
+    for (size_t i = 0; i < res->n_rules; i++) {
+        const char *id = es_ruleset_rule_id(rs, (size_t)res->rules[i]);
+        if (i)
+            first(&rc, es_buf_putc(rules, ','));
+        first(&rc, es_buf_json_str(rules, id, strlen(id)));
+    }
+    first(&rc, es_buf_putc(rules, ']'));
+    first(&rc, es_buf_putc(spans, '['));
+    for (size_t i = 0; i < res->n_spans; i++) {
+        const struct es_span *sp = &res->spans[i];
+        const char *name = sp->rule >= 0 ? es_ruleset_rule_id(rs, (size_t)sp->rule)
+                                         : es_ruleset_brand_id(rs, (size_t)sp->brand);
+        first(&rc, es_buf_printf(spans, "%s{\"start\":%zu,\"end\":%zu,\"%s\":", i ? "," : "",
+                                 sp->start, sp->end, sp->rule >= 0 ? "rule" : "brand"));
+        first(&rc, es_buf_json_str(spans, name, strlen(name)));
+        first(&rc, es_buf_putc(spans, '}'));
+    }
+    first(&rc, es_buf_putc(spans, ']'));
+    return rc;
 }

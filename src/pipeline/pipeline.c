@@ -103,31 +103,6 @@ static void on_diag(void *ud, const struct es_diag *d)
     es_log(ES_LOG_WARN, "pipeline", "%s", line);
 }
 
-/* verdict_json writes the fired rules and the spans as small JSON arrays. */
-static void verdict_json(const struct es_ruleset *rs, const struct es_match *res,
-                         struct es_buf *rules, struct es_buf *spans)
-{
-    es_buf_putc(rules, '[');
-    for (size_t i = 0; i < res->n_rules; i++) {
-        const char *id = es_ruleset_rule_id(rs, (size_t)res->rules[i]);
-        if (i)
-            es_buf_putc(rules, ',');
-        es_buf_json_str(rules, id, strlen(id));
-    }
-    es_buf_putc(rules, ']');
-    es_buf_putc(spans, '[');
-    for (size_t i = 0; i < res->n_spans; i++) {
-        const struct es_span *sp = &res->spans[i];
-        const char *name = sp->rule >= 0 ? es_ruleset_rule_id(rs, (size_t)sp->rule)
-                                         : es_ruleset_brand_id(rs, (size_t)sp->brand);
-        es_buf_printf(spans, "%s{\"start\":%zu,\"end\":%zu,\"%s\":", i ? "," : "", sp->start,
-                      sp->end, sp->rule >= 0 ? "rule" : "brand");
-        es_buf_json_str(spans, name, strlen(name));
-        es_buf_putc(spans, '}');
-    }
-    es_buf_putc(spans, ']');
-}
-
 /* process one page; returns 0 or a negative status for the crawler (refetch later) */
 static int process(struct worker *w, struct page *pg, struct es_page_meta *meta)
 {
@@ -205,7 +180,7 @@ static int process(struct worker *w, struct page *pg, struct es_page_meta *meta)
         struct es_buf rules, spans;
         es_buf_init(&rules, 1 << 16);
         es_buf_init(&spans, 1 << 20);
-        verdict_json(w->m_rules, res, &rules, &spans);
+        es_match_json(w->m_rules, res, &rules, &spans);
         struct es_mention_in in = {0};
         in.brand = brand;
         in.category = res->category;

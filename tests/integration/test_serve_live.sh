@@ -6,19 +6,7 @@
 # saved, SIGHUP reloads and SIGTERM drains and exits 0 leaving nothing running.
 set -uo pipefail
 earshot=$1
-tmp=$(mktemp -d)
-pids=()
-cleanup() {
-    for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done
-    wait 2>/dev/null
-    rm -rf "$tmp"
-}
-trap cleanup EXIT
-passed=0 failed=0
-check() {
-    local name=$1; shift
-    if "$@"; then passed=$((passed + 1)); echo "ok   $name"; else failed=$((failed + 1)); echo "FAIL $name"; fi
-}
+. "$(dirname "$0")/lib.sh"
 if [ -z "${ES_MOCK_PLATFORM:-}" ]; then echo "0 passed, 0 failed (no mock platform)"; exit 0; fi
 
 "$ES_MOCK_PLATFORM" --port 0 --rate 400 --max-posts 1200 --seed 11 > "$tmp/mock.out" 2> "$tmp/mock.err" &

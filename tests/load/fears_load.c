@@ -285,8 +285,6 @@ int main(int argc, char **argv)
                 break;
             for (size_t i = 0; i < n; i++) {
                 outbox_public++;
-                const char *text = json_string_value(json_object_get(e[i].fields, "text"));
-                (void)text;
                 json_decref(e[i].fields);
             }
         } while (n > 0);
