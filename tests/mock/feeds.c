@@ -13,6 +13,8 @@
  * above the bound a poller keeps (its newest id). A scan is capped at
  * SCAN_BUDGET slots per request so one request cannot stall the loop; a
  * page cut short by the cap still carries a cursor where the scan stopped.
+ * A search for one author (from:NAME, a user timeline) follows that author's
+ * chain of posts instead (slot.prev_author), so it costs what it returns.
  */
 #include <math.h>
 #include <stddef.h>
@@ -123,6 +125,30 @@ static int scan_match(const struct mock *m, struct scan *s, uint64_t seq)
     return 0;
 }
 
+/* from:NAME of a generated author becomes an author filter, which walks only
+ * that author's chain of posts. Returns 0 when no post can match. */
+static int resolve_from(const struct mock *m, struct scan *s)
+{
+    if (!s->from[0] || m->nreplay)
+        return 1;
+    long idx = mock_author_from_screen_name(m, (enum mock_platform)s->pf, s->from);
+    if (idx < 0 || (s->author_idx >= 0 && s->author_idx != idx))
+        return 0;
+    s->author_idx = idx;
+    s->from[0] = '\0';
+    return 1;
+}
+
+/* The next seq to look at below seq: the author's previous post when the scan
+ * follows one author, else seq - 1. */
+static uint64_t scan_prev(const struct mock *m, const struct scan *s, uint64_t seq)
+{
+    if (s->author_idx < 0 || m->nreplay)
+        return seq - 1;
+    const struct mock_slot *sl = mock_slot_get(m, seq);
+    return sl && sl->prev_author ? seq - sl->prev_author : 0;
+}
+
 /* Newest first from hi down to lo + 1, at most `limit` posts. */
 static void scan_desc(const struct mock *m, struct scan *s, size_t limit)
 {
@@ -134,7 +160,16 @@ static void scan_desc(const struct mock *m, struct scan *s, size_t limit)
     s->resume = 0;
     if (limit > MAX_PAGE)
         limit = MAX_PAGE;
-    for (uint64_t seq = top; seq >= floor_seq && seq > 0; seq--) {
+    if (!resolve_from(m, s))
+        return;
+    uint64_t seq = top;
+    if (s->author_idx >= 0 && !m->nreplay) {
+        /* Start at the author's newest post at or below top. */
+        seq = m->author_last[s->author_idx];
+        while (seq > top && seq >= floor_seq)
+            seq = scan_prev(m, s, seq);
+    }
+    for (; seq >= floor_seq && seq > 0; seq = scan_prev(m, s, seq)) {
         if (--budget < 0) {
             s->resume = seq;
             return;
@@ -164,6 +199,8 @@ static void scan_asc(const struct mock *m, struct scan *s, size_t limit)
     s->resume = 0;
     if (limit > MAX_PAGE)
         limit = MAX_PAGE;
+    if (!resolve_from(m, s))
+        return;
     for (; seq <= top; seq++) {
         if (--budget < 0) {
             s->resume = seq;

@@ -22,6 +22,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include <jansson.h>
 
@@ -30,7 +31,7 @@
 #include "earshot/utf8.h"
 #include "mock.h"
 
-#define NAUTH 4000u
+#define NAUTH MOCK_NAUTH
 
 /* the text cache, see text_for() */
 #define TEXT_CACHE_BITS 16
@@ -428,6 +429,20 @@ void mock_author_get(const struct mock *m, uint32_t idx, enum mock_platform pf,
     }
 }
 
+long mock_author_from_screen_name(const struct mock *m, enum mock_platform pf, const char *name)
+{
+    /* Twitter and Weibo names end in the author's index. */
+    size_t len = strlen(name), i = len;
+    while (i > 0 && name[i - 1] >= '0' && name[i - 1] <= '9')
+        i--;
+    uint64_t v;
+    if (i == len || len - i > 9 || mock_parse_u64(name + i, &v) != 0 || v >= NAUTH)
+        return -1;
+    struct mock_author a;
+    mock_author_get(m, (uint32_t)v, pf, &a);
+    return strcasecmp(a.screen_name, name) == 0 ? (long)v : -1;
+}
+
 long mock_author_from_id(enum mock_platform pf, const char *id)
 {
     uint64_t v;
@@ -532,6 +547,12 @@ void mock_gen_publish(struct mock *m, uint64_t n, int64_t now_ms)
         struct mock_slot *s = &m->ring[(seq - 1) % m->ring_cap];
         publish_one(m, seq, s);
         s->published_ms = now_ms;
+        if (!s->src) {
+            /* Chain the author's posts so a from: search walks only theirs. */
+            uint64_t last = m->author_last[s->author];
+            s->prev_author = last && seq - last < UINT32_MAX ? (uint32_t)(seq - last) : 0;
+            m->author_last[s->author] = seq;
+        }
         m->head = seq;
         m->stats.posts_generated++;
     }

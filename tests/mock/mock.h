@@ -35,6 +35,9 @@ enum mock_platform { MOCK_TWITTER = 0, MOCK_WEIBO = 1, MOCK_WECHAT = 2, MOCK_NPL
 #define MOCK_WEIBO_ID_BASE 4900000000000000ull
 #define MOCK_WECHAT_ID_BASE 7000000000000000ull
 
+/* Generated authors: even indexes write Chinese, odd ones English. */
+#define MOCK_NAUTH 4000u
+
 enum mock_kind { MOCK_K_COMPLAINT = 0, MOCK_K_INDIRECT, MOCK_K_PRAISE, MOCK_K_NEUTRAL };
 
 #define MOCK_F_ZH 0x01      /* Chinese text */
@@ -48,6 +51,7 @@ struct mock_slot {
     uint32_t author;      /* author index (generated) */
     uint32_t parent;      /* seq distance to the replied-to post; 0: not a reply */
     uint32_t src;         /* replay line index + 1; 0: generated */
+    uint32_t prev_author; /* seq distance to the author's previous post; 0: none */
     uint8_t platform;
     uint8_t place; /* fixed place index + 1; 0: no geo (replay geo: 255) */
     uint8_t kind;
@@ -203,6 +207,7 @@ struct mock {
     double gen_carry;
     uint64_t roots[MOCK_NPLATFORMS][32]; /* recent non-reply seqs, for replies */
     unsigned nroots[MOCK_NPLATFORMS];
+    uint64_t author_last[MOCK_NAUTH]; /* newest seq per generated author: the chain's head */
     struct mock_replay_post *replay;
     size_t nreplay;
     struct mock_text_cache *text_cache; /* gen.c */
@@ -284,6 +289,9 @@ int mock_replay_load(struct mock *m, const char *path);
 void mock_gen_cleanup(struct mock *m);
 uint64_t mock_oldest_seq(const struct mock *m);
 const struct mock_slot *mock_slot_get(const struct mock *m, uint64_t seq);
+/* mock_author_from_screen_name: the generated author with this screen name (any case)
+ * on pf, or -1. */
+long mock_author_from_screen_name(const struct mock *m, enum mock_platform pf, const char *name);
 /* mock_post_load fills p for seq; 0, or -1 when seq is not in the ring. */
 int mock_post_load(const struct mock *m, uint64_t seq, struct mock_post *p, struct es_buf *scratch);
 void mock_author_get(const struct mock *m, uint32_t idx, enum mock_platform pf,
