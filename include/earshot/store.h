@@ -62,6 +62,13 @@ void es_store_default_dir(char *out, size_t n);
 /* es_store_get_string: GET key as a new es_malloc'ed string (the caller frees), or NULL when
  * absent or unreachable. */
 char *es_store_get_string(struct es_store *s, const char *key);
+/* es_store_command: one Redis command (argv with lengths; lens may be NULL for C
+ * strings) on the store's connection, reconnecting once, for modules that keep keys of
+ * their own (alerts). The reply is the caller's (freeReplyObject); NULL when Redis
+ * cannot be reached. */
+struct redisReply;
+struct redisReply *es_store_command(struct es_store *s, int argc, const char **argv,
+                                    const size_t *lens);
 
 /* es_store_ping: 0 when Redis answers. */
 int es_store_ping(struct es_store *s);
@@ -105,6 +112,11 @@ double es_store_priority(int severity, int64_t followers, const char *tier, bool
 int es_store_mention_add(struct es_store *s, const struct es_post *p,
                          const struct es_mention_in *in, int64_t now_ms, char *mid, size_t n,
                          bool *created);
+/* es_store_mentions_add: n mentions in three round trips (tiers, ids, then every
+ * script, pipelined). mids[i] and created[i] as above. 0, ES_EIO, ES_ENOMEM. */
+int es_store_mentions_add(struct es_store *s, size_t n, const struct es_post *const *posts,
+                          const struct es_mention_in *ins, int64_t now_ms, char (*mids)[64],
+                          bool *created);
 
 struct es_mention_filter {
     const char *brand;    /* NULL: all */
@@ -292,8 +304,89 @@ void es_store_async_stop(struct es_store_async *a);
 
 /* es_store_vip_get: the post author's tier ("" when none). 0 or ES_EIO. */
 int es_store_vip_get(struct es_store *s, const struct es_post *p, char *tier, size_t n);
+/* es_store_vip_get_many: the tiers of n posts' authors in one round trip (tiers[i] gets
+ * "" when none; each has room for tier_n bytes). */
+int es_store_vip_get_many(struct es_store *s, const struct es_post *const *posts, size_t n,
+                          char *const *tiers, size_t tier_n);
 /* es_store_vip_set: tier for platform:handle (from a customers file). */
 int es_store_vip_set(struct es_store *s, const char *platform, const char *handle,
                      const char *tier);
+
+/* ---- the triage API: tokens, audit log, KPIs, stats reads (src/store/kpi.c) ---- */
+
+/* An API token as stored (es:token:<id>): never the secret, only its SHA-256. */
+struct es_store_token {
+    char id[32];
+    char name[72];
+    char role[16];     /* agent, manager, admin */
+    char sha256[65];   /* lowercase hex of SHA-256(secret) */
+    int64_t created_ms;
+};
+/* es_store_token_put: store (or overwrite) t. 0 or ES_EIO. */
+int es_store_token_put(struct es_store *s, const struct es_store_token *t);
+/* es_store_token_get: 0, ES_ENOTFOUND (no such or revoked token) or ES_EIO. */
+int es_store_token_get(struct es_store *s, const char *id, struct es_store_token *t);
+/* es_store_token_list: JSON array of {id, name, role, created_ms}, oldest first (new
+ * reference, caller decrefs). */
+int es_store_token_list(struct es_store *s, json_t **out);
+/* es_store_token_del: revoke. 0, ES_ENOTFOUND or ES_EIO. */
+int es_store_token_del(struct es_store *s, const char *id);
+
+/* es_store_audit_add: append one entry (serialised as given; borrowed) to es:audit,
+ * capped at ES_STORE_AUDIT_CAP entries. 0, ES_EIO, ES_ENOMEM. */
+#define ES_STORE_AUDIT_CAP 100000
+int es_store_audit_add(struct es_store *s, const json_t *entry);
+/* es_store_audit_list: newest first, at most limit entries whose "mid" / "actor" equal the
+ * given ones (NULL: any); scans at most ES_STORE_AUDIT_CAP entries. New reference. */
+int es_store_audit_list(struct es_store *s, const char *mid, const char *actor, size_t limit,
+                        json_t **out);
+
+/*
+ * KPI counters, one hash per customer shard and UTC day (es:{sK}:kpi:<yyyymmdd>),
+ * bumped by the scripts where the facts happen: complaints (new complaint
+ * conversations), answered (first public reply), public_replies, dm_switch, dms,
+ * resolved, ignored, sla_met, sla_missed, frt_n, frt_sum_s, frt_b<i> (first
+ * response time histogram, bounds in es_store_frt_bounds), and refused:<reason>
+ * (es_store_kpi_refusal).
+ */
+/* es_store_frt_bounds: the histogram's upper bounds in seconds (the last is +inf). */
+const int64_t *es_store_frt_bounds(size_t *n);
+/* es_store_kpi_refusal: count one refused reply of mention mid for reason. */
+int es_store_kpi_refusal(struct es_store *s, const char *mid, const char *reason,
+                         int64_t now_ms);
+/* es_store_kpi_sum: the fields of every shard's KPI hash over the `days` UTC days up to
+ * and including now_ms's, summed (JSON object of integers, new reference). */
+int es_store_kpi_sum(struct es_store *s, int64_t now_ms, int days, json_t **out);
+
+/* es_store_stats_minutes: the es:stats hashes of n consecutive minutes from from_ms
+ * (rounded down to its minute), pipelined: a JSON array of n objects of integers (empty
+ * objects for minutes without posts). New reference. n <= 20000. */
+int es_store_stats_minutes(struct es_store *s, int64_t from_ms, size_t n, json_t **out);
+
+/* es_store_depths: open mentions in the triage queues and outbox entries not yet
+ * delivered (consumer group lag + pending). 0 or ES_EIO. */
+int es_store_depths(struct es_store *s, int64_t *triage, int64_t *outbox);
+
+/* What the live reply check needs about a mention's conversation (two HMGETs). An
+ * expired lease reads as no holder. */
+struct es_conv_brief {
+    char state[24];
+    char holder[128];
+    char platform[16];
+    char brand[128];
+    char category[64];
+    int64_t lease_until_ms;
+    int public_replies;
+    bool dm_open;
+};
+/* es_store_conv_brief: 0, ES_ENOTFOUND or ES_EIO. */
+int es_store_conv_brief(struct es_store *s, const char *mid, int64_t now_ms,
+                        struct es_conv_brief *b);
+
+/* es_store_events_after: up to count es:events entries after id (exclusive), oldest
+ * first, as a JSON array of {"id": <entry id>, <field>: <value>...} (new reference). */
+int es_store_events_after(struct es_store *s, const char *id, size_t count, json_t **out);
+/* es_store_events_last: the id of the newest es:events entry ("0-0" when there is none). */
+int es_store_events_last(struct es_store *s, char *id, size_t n);
 
 #endif

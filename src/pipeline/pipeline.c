@@ -103,6 +103,61 @@ static void on_diag(void *ud, const struct es_diag *d)
     es_log(ES_LOG_WARN, "pipeline", "%s", line);
 }
 
+/* A complaint of the page, judged and waiting to be stored with the others. */
+struct pending {
+    size_t post;   /* index into the page's posts */
+    size_t event;  /* index into the page's events */
+    struct es_buf rules, spans;
+    char tier[64];
+};
+
+/* store_mentions writes the page's complaints as mentions in a few pipelined round
+ * trips (tiers, ids, scripts) and fills in the events' mention ids. */
+static int store_mentions(struct worker *w, struct pending *pd, size_t np,
+                          struct es_mention_in *ins, struct es_store_event *ev, char (*mids)[64],
+                          int64_t now, uint64_t *mentions)
+{
+    const struct es_post **posts = es_malloc(np * sizeof *posts);
+    char **tiers = es_malloc(np * sizeof *tiers);
+    bool *created = es_calloc(np, sizeof *created);
+    int rc = ES_ENOMEM;
+    if (!posts || !tiers || !created)
+        goto out;
+    for (size_t i = 0; i < np; i++) {
+        posts[i] = w->posts[pd[i].post];
+        tiers[i] = pd[i].tier;
+    }
+    rc = es_store_vip_get_many(w->store, posts, np, tiers, sizeof pd->tier);
+    if (rc)
+        goto out;
+    struct es_sla_policy def;
+    const struct es_sla_policy *sla = w->sla;
+    if (!sla) {
+        es_sla_policy_default(&def);
+        sla = &def;
+    }
+    for (size_t i = 0; i < np; i++) {
+        struct es_store_event *e = &ev[pd[i].event];
+        ins[i].tier = pd[i].tier;
+        ins[i].rules_json = pd[i].rules.data;
+        ins[i].spans_json = pd[i].spans.data;
+        /* the SLA clock starts at the post's own time, not at ingest */
+        ins[i].sla_deadline_ms = es_sla_deadline_ms(sla, e->platform, pd[i].tier, e->severity,
+                                                    posts[i]->created_at, now);
+    }
+    rc = es_store_mentions_add(w->store, np, posts, ins, now, mids, created);
+    for (size_t i = 0; rc == 0 && i < np; i++)
+        if (created[i]) {
+            (*mentions)++;
+            ev[pd[i].event].mid = mids[i];
+        }
+out:
+    es_free(posts);
+    es_free(tiers);
+    es_free(created);
+    return rc;
+}
+
 /* process one page; returns 0 or a negative status for the crawler (refetch later) */
 static int process(struct worker *w, struct page *pg, struct es_page_meta *meta)
 {
@@ -111,9 +166,11 @@ static int process(struct worker *w, struct page *pg, struct es_page_meta *meta)
     w->n_posts = 0;
     w->bad = 0;
     int rc = es_feed_parse_page(pg->body, pg->len, &fo, on_post, on_diag, w, meta);
-    size_t n = w->n_posts;
+    size_t n = w->n_posts, ne = 0, np = 0;
     bool *fresh = NULL;
     struct es_store_event *ev = NULL;
+    struct pending *pd = NULL;
+    struct es_mention_in *ins = NULL;
     char(*mids)[64] = NULL;
     uint64_t dups = 0, complaints = 0, mentions = 0, errors = 0, fenced = 0;
     if (rc < 0) /* the page as a whole is not understood (truncated, not JSON) */
@@ -122,8 +179,10 @@ static int process(struct worker *w, struct page *pg, struct es_page_meta *meta)
     if (n) {
         fresh = es_calloc(n, sizeof *fresh);
         ev = es_calloc(n, sizeof *ev);
+        pd = es_calloc(n, sizeof *pd);
+        ins = es_calloc(n, sizeof *ins);
         mids = es_calloc(n, sizeof *mids);
-        if (!fresh || !ev || !mids) {
+        if (!fresh || !ev || !pd || !ins || !mids) {
             rc = ES_ENOMEM;
             goto out;
         }
@@ -132,7 +191,6 @@ static int process(struct worker *w, struct page *pg, struct es_page_meta *meta)
             goto out;
         }
     }
-    size_t ne = 0;
     int64_t now = es_clock_now() * 1000;
     for (size_t i = 0; i < n; i++) {
         const struct es_post *post = w->posts[i];
@@ -172,49 +230,24 @@ static int process(struct worker *w, struct page *pg, struct es_page_meta *meta)
             continue;
         e->complaint = true;
         complaints++;
-        char tier[64] = "";
-        if (es_store_vip_get(w->store, post, tier, sizeof tier)) {
-            rc = ES_EIO;
-            break;
-        }
-        struct es_buf rules, spans;
-        es_buf_init(&rules, 1 << 16);
-        es_buf_init(&spans, 1 << 20);
-        es_match_json(w->m_rules, res, &rules, &spans);
-        struct es_mention_in in = {0};
-        in.brand = brand;
-        in.category = res->category;
-        in.severity = res->severity;
-        in.score = res->score;
-        in.complaint = true;
-        in.rules_json = rules.data;
-        in.spans_json = spans.data;
-        in.fence = fence ? fence->id : NULL;
-        in.tier = tier;
-        /* the SLA clock starts at the post's own time, not at ingest */
-        struct es_sla_policy def;
-        const struct es_sla_policy *sla = w->sla;
-        if (!sla) {
-            es_sla_policy_default(&def);
-            sla = &def;
-        }
-        in.sla_deadline_ms = es_sla_deadline_ms(sla, e->platform, tier, res->severity,
-                                                post->created_at, now);
-        bool created = false;
-        int arc = es_store_mention_add(w->store, post, &in, now, mids[i], sizeof mids[i],
-                                       &created);
-        es_buf_cleanup(&rules);
-        es_buf_cleanup(&spans);
-        if (arc) {
-            /* the cursor must not move past a post that could not be stored */
-            rc = ES_EIO;
-            break;
-        }
-        if (created) {
-            mentions++;
-            e->mid = mids[i];
-        }
+        /* The verdict is the matcher's until its next post: keep it as JSON. */
+        struct pending *c = &pd[np];
+        es_buf_init(&c->rules, 1 << 16);
+        es_buf_init(&c->spans, 1 << 20);
+        es_match_json(w->m_rules, res, &c->rules, &c->spans);
+        c->post = i;
+        c->event = ne - 1;
+        struct es_mention_in *in = &ins[np++];
+        in->brand = brand;
+        in->category = res->category;
+        in->severity = res->severity;
+        in->score = res->score;
+        in->complaint = true;
+        in->fence = fence ? fence->id : NULL;
     }
+    /* the cursor must not move past a post that could not be stored */
+    if (np && store_mentions(w, pd, np, ins, ev, mids, now, &mentions))
+        rc = ES_EIO;
     if (!rc && es_store_events_batch(w->store, ev, ne))
         rc = ES_EIO;
     /* only now are the page's posts stored: mark them seen */
@@ -233,8 +266,14 @@ out:
     for (size_t i = 0; i < n; i++)
         es_post_free(w->posts[i]);
     w->n_posts = 0;
+    for (size_t i = 0; i < np; i++) {
+        es_buf_cleanup(&pd[i].rules);
+        es_buf_cleanup(&pd[i].spans);
+    }
     es_free(fresh);
     es_free(ev);
+    es_free(pd);
+    es_free(ins);
     es_free(mids);
     return rc;
 }

@@ -163,6 +163,12 @@ fail:
     return ES_EIO;
 }
 
+struct redisReply *es_store_command(struct es_store *s, int argc, const char **argv,
+                                    const size_t *lens)
+{
+    return es__cmd(s, argc, argv, lens);
+}
+
 char *es_store_get_string(struct es_store *s, const char *key)
 {
     const char *argv[] = {"GET", key};
@@ -208,10 +214,10 @@ redisReply *es__eval(struct es_store *s, enum es__script sc, int nkeys, const ch
                      int nargs, const char **args, const size_t *arglens)
 {
     int argc = 3 + nkeys + nargs;
-    const char *argv[64];
-    size_t lens[64];
+    const char *argv[128];
+    size_t lens[128];
     char nk[16];
-    if (argc > 64)
+    if (argc > 128)
         return NULL;
     snprintf(nk, sizeof nk, "%d", nkeys);
     argv[0] = "EVALSHA";

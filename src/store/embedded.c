@@ -88,6 +88,9 @@ int es_redis_child_start(const char *dir, struct es_redis_child **out, char *soc
     if (pid == 0) {
         /* The server dies with us: no orphan holding the data directory. */
         prctl(PR_SET_PDEATHSIG, SIGTERM);
+        /* Its own process group: a Ctrl-C in the terminal reaches earshot, which drains
+         * its writes and only then stops the server. */
+        setpgid(0, 0);
         if (getppid() != parent)
             _exit(1);
         execlp("redis-server", "redis-server", "--port", "0", "--unixsocket", sock,

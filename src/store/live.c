@@ -61,72 +61,69 @@ int es_store_seen_mark(struct es_store *s, const struct es_post *const *posts, s
     return seen_cmds(s, posts, n, true, NULL);
 }
 
+/* One counter of a page, summed before it is sent. */
+struct incr {
+    char key[32];    /* es:stats:<yyyymmddHHMM> */
+    char field[256];
+    long long by;
+    char by_s[24];
+    const char *argv[4];
+};
+
+/* count adds one to (key, field), merging with an earlier counter of the page. */
+static void count(struct incr *inc, size_t *n, const char *key, const char *field)
+{
+    for (size_t i = *n; i-- > 0;)
+        if (strcmp(inc[i].field, field) == 0 && strcmp(inc[i].key, key) == 0) {
+            inc[i].by++;
+            return;
+        }
+    struct incr *c = &inc[(*n)++];
+    snprintf(c->key, sizeof c->key, "%s", key);
+    snprintf(c->field, sizeof c->field, "%s", field);
+    c->by = 1;
+}
+
 int es_store_events_batch(struct es_store *s, const struct es_store_event *ev, size_t n)
 {
     if (n == 0)
         return 0;
-    /* at most 7 commands per event: 5 HINCRBY (posts, complaints, brand, category,
-     * brand+category), 1 EXPIRE, 1 XADD; plus
-     * one EXPIRE per distinct minute (bounded by n) */
-    size_t cap = n * 7;
-    struct cmd {
+    /* Counters are summed per page (a page's posts mostly share a minute): at most 5
+     * per event, one EXPIRE per distinct minute, one XADD per mention. */
+    struct xadd {
         const char *argv[24];
-        char key[64];
-        char field[2][320];
-        char num[4][32];
-    } *c = es_calloc(cap, sizeof *c);
+        char num[3][32];
+    } *x = es_malloc(n * sizeof *x);
+    struct incr *inc = es_malloc(n * 5 * sizeof *inc);
+    size_t cap = n * 7;
     const char *const **pv = es_malloc(cap * sizeof *pv);
     int *argc = es_malloc(cap * sizeof *argc);
     redisReply **rep = es_malloc(cap * sizeof *rep);
+    const char *(*expire)[3] = es_malloc(n * sizeof *expire);
     int rc = ES_ENOMEM;
-    if (!c || !pv || !argc || !rep)
+    if (!x || !inc || !pv || !argc || !rep || !expire)
         goto out;
-    size_t k = 0;
-    char last_minute[64] = "";
+    size_t k = 0, ninc = 0;
     for (size_t i = 0; i < n; i++) {
         const struct es_store_event *e = &ev[i];
         int64_t t = (e->created_ms ? e->created_ms : e->now_ms) / 1000;
         int y, mo, d, h, mi, sec;
         es_time_to_civil(t, &y, &mo, &d, &h, &mi, &sec);
-        char key[64];
+        char key[32], f[256];
         snprintf(key, sizeof key, "es:stats:%04d%02d%02d%02d%02d", y, mo, d, h, mi);
-        const char *fields[5];
-        char buf[3][320];
-        int nf = 0;
-        fields[nf++] = "posts";
+        count(inc, &ninc, key, "posts");
         if (e->complaint) {
-            fields[nf++] = "complaints";
-            snprintf(buf[0], sizeof buf[0], "brand:%s", e->brand ? e->brand : "_");
-            snprintf(buf[1], sizeof buf[1], "cat:%s", e->category ? e->category : "_");
-            snprintf(buf[2], sizeof buf[2], "bc:%s:%s", e->brand ? e->brand : "_",
-                     e->category ? e->category : "_");
-            fields[nf++] = buf[0];
-            fields[nf++] = buf[1];
-            fields[nf++] = buf[2];
-        }
-        for (int f = 0; f < nf; f++) {
-            struct cmd *m = &c[k];
-            snprintf(m->key, sizeof m->key, "%s", key);
-            snprintf(m->field[0], sizeof m->field[0], "%s", fields[f]);
-            m->argv[0] = "HINCRBY";
-            m->argv[1] = m->key;
-            m->argv[2] = m->field[0];
-            m->argv[3] = "1";
-            pv[k] = m->argv;
-            argc[k++] = 4;
-        }
-        if (strcmp(key, last_minute) != 0) {
-            struct cmd *m = &c[k];
-            snprintf(m->key, sizeof m->key, "%s", key);
-            m->argv[0] = "EXPIRE";
-            m->argv[1] = m->key;
-            m->argv[2] = STATS_TTL;
-            pv[k] = m->argv;
-            argc[k++] = 3;
-            snprintf(last_minute, sizeof last_minute, "%s", key);
+            const char *b = e->brand ? e->brand : "_", *cat = e->category ? e->category : "_";
+            count(inc, &ninc, key, "complaints");
+            snprintf(f, sizeof f, "brand:%s", b);
+            count(inc, &ninc, key, f);
+            snprintf(f, sizeof f, "cat:%s", cat);
+            count(inc, &ninc, key, f);
+            snprintf(f, sizeof f, "bc:%s:%s", b, cat);
+            count(inc, &ninc, key, f);
         }
         if (e->mid) {
-            struct cmd *m = &c[k];
+            struct xadd *m = &x[i];
             int a = 0;
             snprintf(m->num[0], sizeof m->num[0], "%lld", (long long)e->created_ms);
             snprintf(m->num[1], sizeof m->num[1], "%lld", (long long)e->now_ms);
@@ -159,11 +156,34 @@ int es_store_events_batch(struct es_store *s, const struct es_store_event *ev, s
             argc[k++] = a;
         }
     }
+    size_t nexp = 0;
+    for (size_t i = 0; i < ninc; i++) {
+        struct incr *c = &inc[i];
+        snprintf(c->by_s, sizeof c->by_s, "%lld", c->by);
+        c->argv[0] = "HINCRBY";
+        c->argv[1] = c->key;
+        c->argv[2] = c->field;
+        c->argv[3] = c->by_s;
+        pv[k] = c->argv;
+        argc[k++] = 4;
+        size_t j = 0;
+        while (j < nexp && strcmp(expire[j][1], c->key) != 0)
+            j++;
+        if (j == nexp) { /* the minute's first counter: its hash expires after 8 days */
+            expire[nexp][0] = "EXPIRE";
+            expire[nexp][1] = c->key;
+            expire[nexp][2] = STATS_TTL;
+            pv[k] = expire[nexp++];
+            argc[k++] = 3;
+        }
+    }
     rc = es__pipeline(s, (int)k, argc, pv, rep);
     for (size_t i = 0; !rc && i < k; i++)
         freeReplyObject(rep[i]);
 out:
-    es_free(c);
+    es_free(x);
+    es_free(inc);
+    es_free(expire);
     es_free(pv);
     es_free(argc);
     es_free(rep);

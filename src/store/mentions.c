@@ -1,4 +1,5 @@
 /* Mentions: shards and keys, adding a flagged post, listing the triage queue, detail. */
+#include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -57,24 +58,191 @@ static const char *nz(const char *s)
     return s ? s : "";
 }
 
-int es_store_vip_get(struct es_store *s, const struct es_post *p, char *tier, size_t n)
+/* vip_field: the es:vip field of a post's author ("" when it has none). */
+static void vip_field(const struct es_post *p, char *field, size_t n)
 {
-    tier[0] = '\0';
+    field[0] = '\0';
     if (!p->author.handle && !p->author.id)
-        return 0;
-    char field[512];
-    snprintf(field, sizeof field, "%s:%s", es_platform_name(p->platform),
+        return;
+    snprintf(field, n, "%s:%s", es_platform_name(p->platform),
              p->author.handle ? p->author.handle : p->author.id);
     for (char *q = field; *q; q++)
         if (*q >= 'A' && *q <= 'Z')
             *q = (char)(*q - 'A' + 'a');
-    const char *argv[] = {"HGET", "es:vip", field};
-    redisReply *r = es__cmd(s, 3, argv, NULL);
-    if (!r)
-        return ES_EIO;
-    if (r->type == REDIS_REPLY_STRING)
-        snprintf(tier, n, "%s", r->str);
-    freeReplyObject(r);
+}
+
+int es_store_vip_get(struct es_store *s, const struct es_post *p, char *tier, size_t n)
+{
+    return es_store_vip_get_many(s, &p, 1, &tier, n);
+}
+
+int es_store_vip_get_many(struct es_store *s, const struct es_post *const *posts, size_t n,
+                          char *const *tiers, size_t tier_n)
+{
+    if (n == 0)
+        return 0;
+    if (n > INT_MAX / 3)
+        return ES_ELIMIT;
+    char(*fields)[512] = es_malloc(n * sizeof *fields);
+    const char **argv = es_malloc(n * 3 * sizeof *argv);
+    const char *const **pv = es_malloc(n * sizeof *pv);
+    int *argc = es_malloc(n * sizeof *argc);
+    redisReply **rep = es_calloc(n, sizeof *rep);
+    int rc = ES_ENOMEM, k = 0;
+    size_t *which = es_malloc(n * sizeof *which);
+    if (!fields || !argv || !pv || !argc || !rep || !which)
+        goto out;
+    for (size_t i = 0; i < n; i++) {
+        tiers[i][0] = '\0';
+        vip_field(posts[i], fields[i], sizeof fields[i]);
+        if (!fields[i][0])
+            continue;
+        const char **a = argv + 3 * k;
+        a[0] = "HGET";
+        a[1] = "es:vip";
+        a[2] = fields[i];
+        pv[k] = a;
+        argc[k] = 3;
+        which[k++] = i;
+    }
+    rc = k ? es__pipeline(s, k, argc, pv, rep) : 0;
+    for (int j = 0; j < k; j++) {
+        if (rep[j] && rep[j]->type == REDIS_REPLY_STRING)
+            snprintf(tiers[which[j]], tier_n, "%s", rep[j]->str);
+        if (rep[j])
+            freeReplyObject(rep[j]);
+    }
+out:
+    es_free(fields);
+    es_free(argv);
+    es_free(pv);
+    es_free(argc);
+    es_free(rep);
+    es_free(which);
+    return rc;
+}
+
+/* EVALSHA, sha, numkeys, 8 keys, 12 arguments; then at most MADD_FIELDS name, value pairs. */
+#define MADD_FIXED 23
+#define MADD_FIELDS 32
+
+/* One mention being added: its keys and the mention_add script's arguments. */
+struct madd {
+    char mid[64], conv[1024], kpost[1024], km[128], kc[1200], kq[512], kcust[1024],
+        kneg[1024], khist[1024], kqs[64], seqkey[64], tier[64];
+    char evalsha[8], sha[41], nkeys[4], now_s[32], ttl[32], score_s[64], neg_s[32],
+        nfields[8], created_at[24];
+    char num[MADD_FIELDS][40]; /* numeric field values, by field index */
+    char *text;                /* the post's text, NUL-terminated */
+    const char *argv[MADD_FIXED + 2 * MADD_FIELDS];
+    int argc;
+};
+
+static void field(struct madd *a, int *nf, const char *name, const char *value)
+{
+    a->argv[MADD_FIXED + 2 * *nf] = name;
+    a->argv[MADD_FIXED + 2 * *nf + 1] = value;
+    (*nf)++;
+}
+
+static void field_int(struct madd *a, int *nf, const char *name, long long v)
+{
+    snprintf(a->num[*nf], sizeof a->num[*nf], "%lld", v);
+    field(a, nf, name, a->num[*nf]);
+}
+
+/* Lua's tostring precision, as the fields had when they were JSON */
+static void field_real(struct madd *a, int *nf, const char *name, double v)
+{
+    snprintf(a->num[*nf], sizeof a->num[*nf], "%.14g", v);
+    field(a, nf, name, a->num[*nf]);
+}
+
+static const char *author_of(const struct es_post *p)
+{
+    return p->author.id ? p->author.id : p->author.handle ? p->author.handle : "?";
+}
+
+/* madd_prepare fills a for post p given the shard counter's new value. */
+static int madd_prepare(struct es_store *s, const struct es_post *p,
+                        const struct es_mention_in *in, long long counter, int64_t now_ms,
+                        struct madd *a)
+{
+    const char *platform = es_platform_name(p->platform);
+    const char *author = author_of(p);
+    const char *root = p->thread_root ? p->thread_root : p->reply_to ? p->reply_to : p->id;
+    int k = es__shard(platform, author);
+    snprintf(a->mid, sizeof a->mid, "m%d-%lld", k, counter);
+    snprintf(a->conv, sizeof a->conv, "%s:%s:%s", platform, root, author);
+    snprintf(a->kpost, sizeof a->kpost, "es:{s%d}:post:%s:%s", k, platform, p->id);
+    snprintf(a->km, sizeof a->km, "es:{s%d}:m:%s", k, a->mid);
+    snprintf(a->kc, sizeof a->kc, "es:{s%d}:c:%s", k, a->conv);
+    snprintf(a->kq, sizeof a->kq, "es:{s%d}:q:%s", k, in->brand ? in->brand : "_");
+    snprintf(a->kcust, sizeof a->kcust, "es:{s%d}:cust:%s:%s", k, platform, author);
+    snprintf(a->kneg, sizeof a->kneg, "es:{s%d}:neg:%s:%s", k, platform, author);
+    snprintf(a->khist, sizeof a->khist, "es:{s%d}:hist:%s:%s", k, platform, author);
+    snprintf(a->kqs, sizeof a->kqs, "es:{s%d}:queues", k);
+
+    int64_t deadline = in->sla_deadline_ms
+                           ? in->sla_deadline_ms
+                           : (p->created_at ? p->created_at * 1000 : now_ms) + DEFAULT_SLA_MS;
+    double prio = es_store_priority(in->severity, p->author.followers, a->tier, in->complaint);
+    /* Queue score: priority first, then the earlier SLA deadline. */
+    double score = floor(prio) * 1e10 + (1e10 - (double)(deadline / 1000 % 10000000000LL));
+
+    /* The mention's fields go to the script as name, value pairs (no JSON to decode
+     * in Lua: that was most of the script's cost). */
+    int nf = 0;
+    if (p->created_at)
+        es_time_format_iso8601(p->created_at, a->created_at);
+    field(a, &nf, "post_id", p->id);
+    field(a, &nf, "platform", platform);
+    field(a, &nf, "brand", nz(in->brand));
+    field(a, &nf, "category", nz(in->category));
+    field_int(a, &nf, "severity", in->severity);
+    field_real(a, &nf, "score", in->score);
+    field(a, &nf, "complaint", in->complaint ? "1" : "0");
+    field(a, &nf, "rules", in->rules_json ? in->rules_json : "[]");
+    field(a, &nf, "spans", in->spans_json ? in->spans_json : "[]");
+    a->text = es_strndup(p->text, p->text_len);
+    if (!a->text)
+        return ES_ENOMEM;
+    field(a, &nf, "text", a->text);
+    field(a, &nf, "author_id", author);
+    field(a, &nf, "author_name", nz(p->author.name));
+    field(a, &nf, "author_handle", nz(p->author.handle));
+    field_int(a, &nf, "followers", p->author.followers);
+    field(a, &nf, "verified", p->author.verified ? "1" : "0");
+    field(a, &nf, "tier", a->tier);
+    field(a, &nf, "created_at", a->created_at);
+    field(a, &nf, "lang", p->lang);
+    field(a, &nf, "url", nz(p->url));
+    field(a, &nf, "reply_to", nz(p->reply_to));
+    field(a, &nf, "place", nz(p->place_name));
+    field(a, &nf, "fence", nz(in->fence));
+    field_real(a, &nf, "priority", prio);
+    field_int(a, &nf, "sla_deadline_ms", deadline);
+    field(a, &nf, "holder", "");
+    field(a, &nf, "lease_until", "0");
+    if (p->has_point) {
+        field_real(a, &nf, "lat", p->lat);
+        field_real(a, &nf, "lon", p->lon);
+    }
+    a->argc = MADD_FIXED + 2 * nf;
+    snprintf(a->nfields, sizeof a->nfields, "%d", nf);
+    snprintf(a->evalsha, sizeof a->evalsha, "EVALSHA");
+    snprintf(a->sha, sizeof a->sha, "%s", s->sha[ES__S_MENTION_ADD]);
+    snprintf(a->nkeys, sizeof a->nkeys, "8");
+    snprintf(a->now_s, sizeof a->now_s, "%lld", (long long)now_ms);
+    snprintf(a->ttl, sizeof a->ttl, "%d", POST_TTL_S);
+    snprintf(a->score_s, sizeof a->score_s, "%.0f", score);
+    snprintf(a->neg_s, sizeof a->neg_s, "%lld", NEG_WINDOW_MS);
+    const char *argv[MADD_FIXED] = {a->evalsha, a->sha,   a->nkeys, a->kpost, a->km,
+                                    a->kc,      a->kq,    a->kcust, a->kneg,  a->khist,
+                                    a->kqs,     a->mid,   a->now_s, a->ttl,   a->score_s,
+                                    in->complaint ? "1" : "0", a->conv, platform, root, author,
+                                    nz(in->brand), a->nfields, a->neg_s};
+    memcpy(a->argv, argv, sizeof argv);
     return 0;
 }
 
@@ -82,108 +250,107 @@ int es_store_mention_add(struct es_store *s, const struct es_post *p,
                          const struct es_mention_in *in, int64_t now_ms, char *mid, size_t n,
                          bool *created)
 {
-    const char *platform = es_platform_name(p->platform);
-    const char *author = p->author.id ? p->author.id : p->author.handle ? p->author.handle : "?";
-    const char *root = p->thread_root ? p->thread_root : p->reply_to ? p->reply_to : p->id;
-    int k = es__shard(platform, author);
-    char tier[64];
-    if (in->tier)
-        snprintf(tier, sizeof tier, "%s", in->tier);
-    else
-        es_store_vip_get(s, p, tier, sizeof tier);
+    char buf[64];
+    int rc = es_store_mentions_add(s, 1, &p, in, now_ms, &buf, created);
+    if (rc == 0)
+        snprintf(mid, n, "%s", buf);
+    return rc;
+}
 
-    /* The mention id: the shard's counter. */
-    char seqkey[64];
-    snprintf(seqkey, sizeof seqkey, "es:{s%d}:seq", k);
-    const char *incr[] = {"INCR", seqkey};
-    redisReply *r = es__cmd(s, 2, incr, NULL);
-    if (!r || r->type != REDIS_REPLY_INTEGER) {
-        if (r)
+int es_store_mentions_add(struct es_store *s, size_t n, const struct es_post *const *posts,
+                          const struct es_mention_in *ins, int64_t now_ms, char (*mids)[64],
+                          bool *created)
+{
+    if (n == 0)
+        return 0;
+    if (n > INT_MAX / 2)
+        return ES_ELIMIT;
+    int rc = ES_ENOMEM;
+    struct madd *a = es_calloc(n, sizeof *a);
+    redisReply **rep = es_calloc(n, sizeof *rep);
+    const char *const **pv = es_malloc(n * sizeof *pv);
+    const char *(*incr)[2] = es_malloc(n * sizeof *incr);
+    int *argc = es_malloc(n * sizeof *argc);
+    char **tiers = es_malloc(n * sizeof *tiers);
+    const struct es_post **need = es_malloc(n * sizeof *need);
+    size_t nneed = 0;
+    if (!a || !rep || !pv || !incr || !argc || !tiers || !need)
+        goto out;
+
+    /* Round trip 1: the tiers not given; round trip 2: each mention's id from its
+     * shard's counter. */
+    for (size_t i = 0; i < n; i++) {
+        if (ins[i].tier)
+            snprintf(a[i].tier, sizeof a[i].tier, "%s", ins[i].tier);
+        else {
+            need[nneed] = posts[i];
+            tiers[nneed++] = a[i].tier;
+        }
+    }
+    rc = es_store_vip_get_many(s, need, nneed, tiers, sizeof a->tier);
+    if (rc)
+        goto out;
+    for (size_t i = 0; i < n; i++) {
+        int k = es__shard(es_platform_name(posts[i]->platform), author_of(posts[i]));
+        snprintf(a[i].seqkey, sizeof a[i].seqkey, "es:{s%d}:seq", k);
+        incr[i][0] = "INCR";
+        incr[i][1] = a[i].seqkey;
+        pv[i] = incr[i];
+        argc[i] = 2;
+    }
+    rc = es__pipeline(s, (int)n, argc, pv, rep);
+    if (rc)
+        goto out;
+    for (size_t i = 0; i < n && rc == 0; i++) {
+        if (!rep[i] || rep[i]->type != REDIS_REPLY_INTEGER)
+            rc = ES_EIO;
+        else
+            rc = madd_prepare(s, posts[i], &ins[i], rep[i]->integer, now_ms, &a[i]);
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (rep[i])
+            freeReplyObject(rep[i]);
+        rep[i] = NULL;
+    }
+    if (rc)
+        goto out;
+
+    /* Round trip 3: every mention_add script. A Redis that forgot the scripts answers
+     * NOSCRIPT: those are run again one by one (es__eval loads the script). */
+    for (size_t i = 0; i < n; i++) {
+        pv[i] = a[i].argv;
+        argc[i] = a[i].argc;
+    }
+    rc = es__pipeline(s, (int)n, argc, pv, rep);
+    if (rc)
+        goto out;
+    for (size_t i = 0; i < n && rc == 0; i++) {
+        redisReply *r = rep[i];
+        if (r && r->type == REDIS_REPLY_ERROR && strncmp(r->str, "NOSCRIPT", 8) == 0) {
             freeReplyObject(r);
-        return ES_EIO;
+            r = rep[i] = es__eval(s, ES__S_MENTION_ADD, 8, a[i].argv + 3, a[i].argc - 11,
+                                  a[i].argv + 11, NULL);
+        }
+        if (r && r->type == REDIS_REPLY_ARRAY && r->elements == 3 &&
+            r->element[1]->type == REDIS_REPLY_STRING) {
+            created[i] = r->element[0]->integer == 1;
+            snprintf(mids[i], 64, "%s", r->element[1]->str);
+        } else
+            rc = ES_EIO;
     }
-    char newmid[64];
-    snprintf(newmid, sizeof newmid, "m%d-%lld", k, r->integer);
-    freeReplyObject(r);
-
-    char conv[1024];
-    snprintf(conv, sizeof conv, "%s:%s:%s", platform, root, author);
-    char kpost[1024], km[128], kc[1200], kq[512], kcust[1024], kneg[1024], khist[1024], kqs[64];
-    snprintf(kpost, sizeof kpost, "es:{s%d}:post:%s:%s", k, platform, p->id);
-    snprintf(km, sizeof km, "es:{s%d}:m:%s", k, newmid);
-    snprintf(kc, sizeof kc, "es:{s%d}:c:%s", k, conv);
-    snprintf(kq, sizeof kq, "es:{s%d}:q:%s", k, in->brand ? in->brand : "_");
-    snprintf(kcust, sizeof kcust, "es:{s%d}:cust:%s:%s", k, platform, author);
-    snprintf(kneg, sizeof kneg, "es:{s%d}:neg:%s:%s", k, platform, author);
-    snprintf(khist, sizeof khist, "es:{s%d}:hist:%s:%s", k, platform, author);
-    snprintf(kqs, sizeof kqs, "es:{s%d}:queues", k);
-
-    int64_t deadline = in->sla_deadline_ms
-                           ? in->sla_deadline_ms
-                           : (p->created_at ? p->created_at * 1000 : now_ms) + DEFAULT_SLA_MS;
-    double prio = es_store_priority(in->severity, p->author.followers, tier, in->complaint);
-    /* Queue score: priority first, then the earlier SLA deadline. */
-    double score = floor(prio) * 1e10 + (1e10 - (double)(deadline / 1000 % 10000000000LL));
-
-    json_t *f = json_object();
-    if (!f)
-        return ES_ENOMEM;
-    char ts[24] = "";
-    if (p->created_at)
-        es_time_format_iso8601(p->created_at, ts);
-    json_object_set_new(f, "post_id", json_string(p->id));
-    json_object_set_new(f, "platform", json_string(platform));
-    json_object_set_new(f, "brand", json_string(nz(in->brand)));
-    json_object_set_new(f, "category", json_string(nz(in->category)));
-    json_object_set_new(f, "severity", json_integer(in->severity));
-    json_object_set_new(f, "score", json_real(in->score));
-    json_object_set_new(f, "complaint", json_integer(in->complaint));
-    json_object_set_new(f, "rules", json_string(in->rules_json ? in->rules_json : "[]"));
-    json_object_set_new(f, "spans", json_string(in->spans_json ? in->spans_json : "[]"));
-    json_object_set_new(f, "text", json_stringn(p->text, p->text_len));
-    json_object_set_new(f, "author_id", json_string(author));
-    json_object_set_new(f, "author_name", json_string(nz(p->author.name)));
-    json_object_set_new(f, "author_handle", json_string(nz(p->author.handle)));
-    json_object_set_new(f, "followers", json_integer(p->author.followers));
-    json_object_set_new(f, "verified", json_integer(p->author.verified));
-    json_object_set_new(f, "tier", json_string(tier));
-    json_object_set_new(f, "created_at", json_string(ts));
-    json_object_set_new(f, "lang", json_string(p->lang));
-    json_object_set_new(f, "url", json_string(nz(p->url)));
-    json_object_set_new(f, "reply_to", json_string(nz(p->reply_to)));
-    json_object_set_new(f, "place", json_string(nz(p->place_name)));
-    json_object_set_new(f, "fence", json_string(nz(in->fence)));
-    json_object_set_new(f, "priority", json_real(prio));
-    json_object_set_new(f, "sla_deadline_ms", json_integer(deadline));
-    json_object_set_new(f, "holder", json_string(""));
-    json_object_set_new(f, "lease_until", json_integer(0));
-    if (p->has_point) {
-        json_object_set_new(f, "lat", json_real(p->lat));
-        json_object_set_new(f, "lon", json_real(p->lon));
+out:
+    for (size_t i = 0; a && i < n; i++) {
+        if (rep && rep[i])
+            freeReplyObject(rep[i]);
+        es_free(a[i].text);
     }
-    char *fields = json_dumps(f, JSON_COMPACT);
-    json_decref(f);
-    if (!fields)
-        return ES_ENOMEM;
-    char now_s[32], ttl[32], score_s[64], neg_s[32];
-    snprintf(now_s, sizeof now_s, "%lld", (long long)now_ms);
-    snprintf(ttl, sizeof ttl, "%d", POST_TTL_S);
-    snprintf(score_s, sizeof score_s, "%.0f", score);
-    snprintf(neg_s, sizeof neg_s, "%lld", NEG_WINDOW_MS);
-    const char *keys[] = {kpost, km, kc, kq, kcust, kneg, khist, kqs};
-    const char *args[] = {newmid, now_s, ttl, score_s, in->complaint ? "1" : "0", conv, platform,
-                          root, author, nz(in->brand), fields, neg_s};
-    r = es__eval(s, ES__S_MENTION_ADD, 8, keys, 12, args, NULL);
-    free(fields);
-    int rc = ES_EIO;
-    if (r && r->type == REDIS_REPLY_ARRAY && r->elements == 3 &&
-        r->element[1]->type == REDIS_REPLY_STRING) {
-        *created = r->element[0]->integer == 1;
-        snprintf(mid, n, "%s", r->element[1]->str);
-        rc = 0;
-    }
-    if (r)
-        freeReplyObject(r);
+    es_free(a);
+    es_free(rep);
+    es_free(pv);
+    es_free(incr);
+    es_free(argc);
+    es_free(tiers);
+    es_free(need);
     return rc;
 }
 

@@ -33,10 +33,12 @@
 
 /*
  * mention_add
- * KEYS: 1 post, 2 m, 3 c, 4 q, 5 cust, 6 neg, 7 hist, 8 queues (set of the shard's queue keys)
+ * KEYS: 1 post, 2 m, 3 c, 4 q, 5 cust, 6 neg, 7 hist, 8 queues (set of the shard's queue keys),
+ *       9 the day's KPI hash (optional: without it the script names the shard's
+ *       es:{sK}:kpi:<yyyymmdd> of now itself, a key of the same slot as KEYS[2])
  * ARGV: 1 mid, 2 now_ms, 3 post_ttl_s, 4 queue score, 5 complaint (0/1), 6 conv id,
- *       7 platform, 8 root, 9 author, 10 brand, 11 mention fields (JSON object),
- *       12 negative window ms
+ *       7 platform, 8 root, 9 author, 10 brand, 11 number of mention fields,
+ *       12 negative window ms, 13... the mention's fields as name, value pairs
  * Returns {created (0/1), mid, negatives in window}.
  */
 static const char mention_add[] =
@@ -58,11 +60,9 @@ static const char mention_add[] =
     "end\n"
     "redis.call('HINCRBY', KEYS[3], 'mentions', 1)\n"
     "redis.call('HSET', KEYS[3], 'last_mid', ARGV[1], 'last_ms', now)\n"
-    "local f = cjson.decode(ARGV[11])\n"
-    "local flat = {}\n"
-    "for k, v in pairs(f) do flat[#flat + 1] = k; flat[#flat + 1] = tostring(v) end\n"
+    "if #ARGV ~= 12 + 2 * tonumber(ARGV[11]) then return redis.error_reply('ERR mention fields') end\n"
     "redis.call('HSET', KEYS[2], 'id', ARGV[1], 'conv', ARGV[6], 'state', st,\n"
-    "  'created_ms', now, 'updated_ms', now, unpack(flat))\n"
+    "  'created_ms', now, 'updated_ms', now, unpack(ARGV, 13))\n"
     "if st ~= 'ignored' then\n"
     "  redis.call('ZADD', KEYS[4], ARGV[4], ARGV[1])\n"
     "  redis.call('SADD', KEYS[8], KEYS[4])\n"
@@ -71,7 +71,26 @@ static const char mention_add[] =
     "local negs = 0\n"
     "if ARGV[5] == '1' then\n"
     "  redis.call('HINCRBY', KEYS[5], 'complaints', 1)\n"
-    "  if new_conv then redis.call('ZADD', KEYS[6], now, ARGV[1]) end\n"
+    "  if new_conv then\n"
+    "    redis.call('ZADD', KEYS[6], now, ARGV[1])\n"
+    "    local kk = KEYS[9]\n"
+    "    if not kk then\n"
+    "      local z = math.floor(now / 86400000) + 719468\n"
+    "      local era = math.floor(z / 146097)\n"
+    "      local doe = z - era * 146097\n"
+    "      local yoe = math.floor((doe - math.floor(doe / 1460) + math.floor(doe / 36524)\n"
+    "        - math.floor(doe / 146096)) / 365)\n"
+    "      local doy = doe - (365 * yoe + math.floor(yoe / 4) - math.floor(yoe / 100))\n"
+    "      local mp = math.floor((5 * doy + 2) / 153)\n"
+    "      local d = doy - math.floor((153 * mp + 2) / 5) + 1\n"
+    "      local m = mp < 10 and mp + 3 or mp - 9\n"
+    "      local y = yoe + era * 400 + (m <= 2 and 1 or 0)\n"
+    "      kk = string.match(KEYS[2], '^(es:{s%d+}:)') .. 'kpi:' ..\n"
+    "        string.format('%04d%02d%02d', y, m, d)\n"
+    "    end\n"
+    "    redis.call('HINCRBY', kk, 'complaints', 1)\n"
+    "    redis.call('EXPIRE', kk, 8640000)\n"
+    "  end\n"
     "  redis.call('ZREMRANGEBYSCORE', KEYS[6], '-inf', now - tonumber(ARGV[12]))\n"
     "  redis.call('PEXPIRE', KEYS[6], ARGV[12])\n"
     "  negs = redis.call('ZCARD', KEYS[6])\n"
@@ -119,9 +138,10 @@ static const char release[] = LUA_COMMON
 
 /*
  * reply: the FEARS decision and the outbox entry, atomically.
- * KEYS: 1 m, 2 c, 3 q, 4 cust, 5 hist, 6 outbox, 7 idem
+ * KEYS: 1 m, 2 c, 3 q, 4 cust, 5 hist, 6 outbox, 7 idem, 8 kpi (the day's; optional)
  * ARGV: 1 agent, 2 now_ms, 3 kind (public|dm), 4 text, 5 dm_invite (0/1), 6 mid,
- *       7 idem key, 8 outbox maxlen, 9 idem ttl s
+ *       7 idem key, 8 outbox maxlen, 9 idem ttl s, 10 first-response bucket ('' unknown),
+ *       11 first-response s, 12 SLA met (1/0, '' unknown), 13 kpi ttl s
  */
 static const char reply[] = LUA_COMMON
     "local prev = redis.call('GET', KEYS[7])\n"
@@ -166,13 +186,34 @@ static const char reply[] = LUA_COMMON
     "  redis.call('ZADD', KEYS[3], tonumber(sc) % 1e10, ARGV[6])\n"
     "end\n"
     "redis.call('HINCRBY', KEYS[4], 'replies', 1)\n"
+    "if KEYS[8] then\n"
+    "  local kk = KEYS[8]\n"
+    "  if kind == 'dm' then\n"
+    "    redis.call('HINCRBY', kk, 'dms', 1)\n"
+    "  else\n"
+    "    redis.call('HINCRBY', kk, 'public_replies', 1)\n"
+    "    if pr == 2 then redis.call('HINCRBY', kk, 'dm_switch', 1) end\n"
+    "    if pr == 1 then\n"
+    "      redis.call('HINCRBY', kk, 'answered', 1)\n"
+    "      if ARGV[10] ~= '' then\n"
+    "        redis.call('HINCRBY', kk, 'frt_b' .. ARGV[10], 1)\n"
+    "        redis.call('HINCRBY', kk, 'frt_n', 1)\n"
+    "        redis.call('HINCRBY', kk, 'frt_sum_s', ARGV[11])\n"
+    "      end\n"
+    "      if ARGV[12] == '1' then redis.call('HINCRBY', kk, 'sla_met', 1)\n"
+    "      elseif ARGV[12] == '0' then redis.call('HINCRBY', kk, 'sla_missed', 1) end\n"
+    "    end\n"
+    "  end\n"
+    "  redis.call('EXPIRE', kk, ARGV[13])\n"
+    "end\n"
     "hist(KEYS[5], {t = kind, mid = ARGV[6], ms = now, agent = ARGV[1], text = ARGV[4]})\n"
     "local out = res('ok', '', KEYS[2])\n"
     "out[7] = id\n"
     "redis.call('SET', KEYS[7], cjson.encode(out), 'EX', ARGV[9])\n"
     "return out\n";
 
-/* resolve: KEYS: 1 m, 2 c, 3 q, 4 cust, 5 hist   ARGV: 1 agent, 2 now_ms, 3 mid */
+/* resolve: KEYS: 1 m, 2 c, 3 q, 4 cust, 5 hist, 6 kpi (optional)
+ * ARGV: 1 agent, 2 now_ms, 3 mid, 4 kpi ttl s */
 static const char resolve[] = LUA_COMMON
     "local now = tonumber(ARGV[2])\n"
     "if redis.call('EXISTS', KEYS[1]) == 0 then return res('refused', 'not_found') end\n"
@@ -188,10 +229,15 @@ static const char resolve[] = LUA_COMMON
     "redis.call('ZREM', KEYS[3], ARGV[3])\n"
     "redis.call('HINCRBY', KEYS[4], 'resolved', 1)\n"
     "redis.call('HSET', KEYS[4], 'last_outcome', 'resolved')\n"
+    "if KEYS[6] then\n"
+    "  redis.call('HINCRBY', KEYS[6], 'resolved', 1)\n"
+    "  redis.call('EXPIRE', KEYS[6], ARGV[4])\n"
+    "end\n"
     "hist(KEYS[5], {t = 'resolved', mid = ARGV[3], ms = now, agent = ARGV[1]})\n"
     "return res('ok', '', KEYS[2])\n";
 
-/* ignore: KEYS: 1 m, 2 c, 3 q, 4 cust, 5 hist   ARGV: 1 agent, 2 now_ms, 3 mid, 4 why */
+/* ignore: KEYS: 1 m, 2 c, 3 q, 4 cust, 5 hist, 6 kpi (optional)
+ * ARGV: 1 agent, 2 now_ms, 3 mid, 4 why, 5 kpi ttl s */
 static const char ignore[] = LUA_COMMON
     "local now = tonumber(ARGV[2])\n"
     "if redis.call('EXISTS', KEYS[1]) == 0 then return res('refused', 'not_found') end\n"
@@ -207,6 +253,10 @@ static const char ignore[] = LUA_COMMON
     "redis.call('ZREM', KEYS[3], ARGV[3])\n"
     "redis.call('HINCRBY', KEYS[4], 'ignored', 1)\n"
     "redis.call('HSET', KEYS[4], 'last_outcome', 'ignored')\n"
+    "if KEYS[6] then\n"
+    "  redis.call('HINCRBY', KEYS[6], 'ignored', 1)\n"
+    "  redis.call('EXPIRE', KEYS[6], ARGV[5])\n"
+    "end\n"
     "hist(KEYS[5], {t = 'ignored', mid = ARGV[3], ms = now, agent = ARGV[1], why = ARGV[4]})\n"
     "return res('ok', '', KEYS[2])\n";
 

@@ -514,7 +514,7 @@ static void publish_one(struct mock *m, uint64_t seq, struct mock_slot *s)
                          : MOCK_K_NEUTRAL;
     /* A few authors post a lot: squash the index toward 0. */
     u = mock_rng_unit(&rng);
-    s->author = (uint32_t)((unsigned)(u * u * (NAUTH / 2)) * 2 + (zh ? 0 : 1));
+    s->author = (uint32_t)((unsigned)(u * u * (m->nauth / 2)) * 2 + (zh ? 0 : 1));
     /* WeChat chats have no public replies. */
     if (mock_rng_unit(&rng) < 0.10 && pf != MOCK_WECHAT && m->nroots[pf] > 0) {
         unsigned n = m->nroots[pf] < 32 ? m->nroots[pf] : 32;

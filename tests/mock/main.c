@@ -32,6 +32,7 @@ static const char usage[] =
     "  --fault-kinds LIST   kinds --fault-rate picks from (default: all but stall)\n"
     "  --platforms LIST     twitter,weibo,wechat (default: all three)\n"
     "  --ring N             published posts kept for paging (default 1000000)\n"
+    "  --authors N          generated authors posting (default and at most 4000)\n"
     "  --max-posted N       replies/DMs recorded at most (default 1000000)\n"
     "  --help\n";
 
@@ -135,6 +136,8 @@ static void parse_args(struct mock *m, int argc, char **argv)
             m->fault_kinds_mask = fault_list(v);
         } else if (opt_value(argc, argv, &i, "--platforms", &v)) {
             m->platforms_mask = platform_list(v);
+        } else if (opt_value(argc, argv, &i, "--authors", &v)) {
+            m->nauth = (uint32_t)num("--authors", v, 2, MOCK_NAUTH);
         } else if (opt_value(argc, argv, &i, "--ring", &v)) {
             m->ring_cap = (uint64_t)num("--ring", v, 1, 1e8);
         } else if (opt_value(argc, argv, &i, "--max-posted", &v)) {
@@ -190,6 +193,7 @@ int main(int argc, char **argv)
     m->rate = 20;
     m->seed = 1;
     m->ring_cap = 1000000;
+    m->nauth = MOCK_NAUTH;
     m->max_posted = 1000000;
     m->platforms_mask = 7;
     m->fault_kinds_mask = ~1u & ~(1u << MOCK_FAULT_STALL);

@@ -190,6 +190,7 @@ struct mock {
     unsigned fault_kinds_mask; /* kinds --fault-rate may pick */
     unsigned platforms_mask;
     uint64_t ring_cap;
+    uint32_t nauth; /* generated authors in use (<= MOCK_NAUTH) */
     uint64_t prefill;
     size_t max_posted;
     int quiet;
