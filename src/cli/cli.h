@@ -20,11 +20,17 @@ int es_cli_scan(int argc, char **argv);
 int es_cli_ingest(int argc, char **argv);
 /* serve --config FILE: the live listener */
 int es_cli_serve(int argc, char **argv);
+/* demo [--port N] [--rate N]: mock platform, embedded Redis and serve with the console */
+int es_cli_demo(int argc, char **argv);
 /* outbox run: the worker that posts accepted replies */
 int es_cli_outbox(int argc, char **argv);
 int es_cli_rules(int argc, char **argv);
 /* mentions, claim, release, reply, dm, resolve, ignore, suggest, customers, outbox dead */
 int es_cli_agent(const char *cmd, int argc, char **argv);
+/* token create|list|revoke: API tokens */
+int es_cli_token(int argc, char **argv);
+/* alerts add|list|rm|dead|test|run: subscriptions and the alert worker */
+int es_cli_alerts(int argc, char **argv);
 
 /* es_cli_default_dir: "<home>/keywords" or "<home>/rules" for the shipped files,
  * home being $EARSHOT_HOME, else the source tree, else the installed data dir.

@@ -4,9 +4,11 @@
  *   one uv loop:  crawler (curl multi) ──page──> pipeline workers (threads)
  *                   ^  cursors (async Redis)        │ parse, match, fences, SLA,
  *                   └──────── done(meta) <──────────┘ mentions, counts, events
- *   signals:  SIGTERM/SIGINT  stop polling, drain in-flight pages, exit 0
+ *                 the triage API (config "http"): HTTP, SSE, /metrics on the same loop
+ *   signals:  SIGTERM/SIGINT  stop polling and the API, drain in-flight pages and
+ *                             requests, exit 0
  *             SIGHUP          reload rules, fences, SLA and sources; in-flight work
- *                             finishes on the old rules
+ *                             finishes on the old rules; the API keeps running
  *
  * Config (JSON, duplicate keys rejected, unknown keys are errors naming the
  * key path); every key is documented in docs/serve.md.
@@ -23,8 +25,10 @@
 
 #include "cli/cli.h"
 #include "earshot/alloc.h"
+#include "earshot/api.h"
 #include "earshot/clock.h"
 #include "earshot/crawl.h"
+#include "earshot/fears.h"
 #include "earshot/geo.h"
 #include "earshot/log.h"
 #include "earshot/pipeline.h"
@@ -39,6 +43,10 @@ struct config {
     struct es_fences *fences;
     struct es_sla_policy *sla; /* on the heap: workers hold it until a reload quiesces */
     struct es_crawl_opts crawl;
+    /* "http": the triage API; read at start (a reload keeps the running listener) */
+    bool http_on;
+    char http_host[64];
+    struct es_api_opts http;
 };
 
 struct server {
@@ -53,6 +61,8 @@ struct server {
     struct es_store_async *async;   /* cursor saves */
     struct es_pipeline *pipe;
     struct es_crawler *crawler;
+    struct es_fears *fears;         /* the API's reply checks */
+    struct es_api *api;
     uv_signal_t sig_term, sig_int, sig_hup;
     uv_timer_t stats_timer;
     bool stopping;
@@ -216,6 +226,62 @@ static int parse_source(const json_t *o, size_t i, struct es_source *s, const ch
     return 0;
 }
 
+/* parse_http reads "http": {"listen": "127.0.0.1:8088", limits...}. */
+static int parse_http(const json_t *h, struct config *c, const char *file, struct es_diag *d)
+{
+    if (!h || json_is_null(h))
+        return 0;
+    if (!json_is_object(h))
+        return bad(d, file, "%s: %s", "http", "must be an object");
+    static const char *const hk[] = {"listen",           "max_body_bytes",  "max_header_bytes",
+                                     "max_connections",  "idle_timeout_ms", "request_timeout_ms",
+                                     "max_stream_buffer_bytes",             "sse_heartbeat_ms",
+                                     "canned_days",      NULL};
+    int rc = check_keys(h, hk, "http", file, d);
+    if (rc)
+        return rc;
+    const char *listen = opt_str(h, "listen", "http", file, d, &rc);
+    if (rc)
+        return rc;
+    if (!listen)
+        listen = "127.0.0.1:8088";
+    /* host:port, [v6]:port */
+    const char *colon = strrchr(listen, ':');
+    const char *host = listen, *host_end = colon;
+    if (listen[0] == '[') {
+        host = listen + 1;
+        host_end = strchr(listen, ']');
+        if (!host_end || host_end[1] != ':')
+            return bad(d, file, "%s: %s", "http.listen", "must be host:port or [v6]:port");
+        colon = host_end + 1;
+    }
+    char *end = NULL;
+    long port = colon ? strtol(colon + 1, &end, 10) : -1;
+    if (!colon || host_end == host || !end || *end || port < 0 || port > 65535 ||
+        (size_t)(host_end - host) >= sizeof c->http_host)
+        return bad(d, file, "%s: %s", "http.listen", "must be host:port (port 0 to 65535)");
+    memcpy(c->http_host, host, (size_t)(host_end - host));
+    c->http_host[host_end - host] = '\0';
+    c->http_on = true;
+    c->http.port = (int)port;
+    c->http.max_body_bytes =
+        (size_t)opt_num(h, "max_body_bytes", 0, 1024, 64 << 20, "http", file, d, &rc);
+    c->http.max_header_bytes =
+        (size_t)opt_num(h, "max_header_bytes", 0, 1024, 1 << 20, "http", file, d, &rc);
+    c->http.max_connections =
+        (size_t)opt_num(h, "max_connections", 0, 1, 1000000, "http", file, d, &rc);
+    c->http.idle_timeout_ms =
+        (int)opt_num(h, "idle_timeout_ms", 0, 100, 3600000, "http", file, d, &rc);
+    c->http.request_timeout_ms =
+        (int)opt_num(h, "request_timeout_ms", 0, 100, 600000, "http", file, d, &rc);
+    c->http.max_stream_buffer =
+        (size_t)opt_num(h, "max_stream_buffer_bytes", 0, 4096, 256 << 20, "http", file, d, &rc);
+    c->http.sse_heartbeat_ms =
+        (int)opt_num(h, "sse_heartbeat_ms", 0, 100, 3600000, "http", file, d, &rc);
+    c->http.canned_days = (int)opt_num(h, "canned_days", 0, 1, 3650, "http", file, d, &rc);
+    return rc;
+}
+
 static int config_load(const char *file, struct config *c, struct es_diag *d)
 {
     memset(c, 0, sizeof *c);
@@ -227,7 +293,7 @@ static int config_load(const char *file, struct config *c, struct es_diag *d)
         return es_diag_set(d, file, 0, 0, "the config must be a JSON object");
     static const char *const keys[] = {"redis_url", "data_dir", "keywords_dir", "rules_dir",
                                        "workers",   "sources",  "fences",       "sla",
-                                       "crawl",     "log_level", NULL};
+                                       "crawl",     "log_level", "http",        NULL};
     int rc = check_keys(c->root, keys, "", file, d);
     if (rc)
         return rc;
@@ -274,6 +340,9 @@ static int config_load(const char *file, struct config *c, struct es_diag *d)
         if (rc)
             return rc;
     }
+    rc = parse_http(json_object_get(c->root, "http"), c, file, d);
+    if (rc)
+        return rc;
     json_t *sources = json_object_get(c->root, "sources");
     if (!json_is_array(sources))
         return bad(d, file, "%s: %s", "sources", "is required: an array of sources");
@@ -404,6 +473,84 @@ static int start_crawler(struct server *sv)
     return rc;
 }
 
+/* api_metrics: the pipeline's and the crawler's counters for /metrics (loop thread). */
+static size_t api_metrics(void *ud, char *out, size_t n)
+{
+    struct server *sv = ud;
+    struct es_pipeline_stats st;
+    es_pipeline_stats(sv->pipe, &st);
+    unsigned long long pages = 0, posts = 0, errors = 0, limited = 0;
+    long long lag = 0;
+    for (size_t i = 0; sv->crawler && i < sv->cfg.n_sources; i++) {
+        const struct es_source_health *h = es_crawler_health(sv->crawler, i);
+        if (!h)
+            continue;
+        pages += h->pages;
+        posts += h->posts;
+        errors += h->errors;
+        limited += h->rate_limited;
+        if (h->lag_ms > lag)
+            lag = h->lag_ms;
+    }
+    int k = snprintf(
+        out, n,
+        "# TYPE es_pipeline_pages_total counter\nes_pipeline_pages_total %llu\n"
+        "# TYPE es_pipeline_posts_total counter\nes_pipeline_posts_total %llu\n"
+        "# TYPE es_pipeline_duplicates_total counter\nes_pipeline_duplicates_total %llu\n"
+        "# TYPE es_pipeline_complaints_total counter\nes_pipeline_complaints_total %llu\n"
+        "# TYPE es_pipeline_mentions_total counter\nes_pipeline_mentions_total %llu\n"
+        "# TYPE es_pipeline_fenced_total counter\nes_pipeline_fenced_total %llu\n"
+        "# TYPE es_pipeline_bad_records_total counter\nes_pipeline_bad_records_total %llu\n"
+        "# TYPE es_pipeline_errors_total counter\nes_pipeline_errors_total %llu\n"
+        "# TYPE es_crawl_sources gauge\nes_crawl_sources %zu\n"
+        "# TYPE es_crawl_pages_total counter\nes_crawl_pages_total %llu\n"
+        "# TYPE es_crawl_posts_total counter\nes_crawl_posts_total %llu\n"
+        "# TYPE es_crawl_errors_total counter\nes_crawl_errors_total %llu\n"
+        "# TYPE es_crawl_rate_limited_total counter\nes_crawl_rate_limited_total %llu\n"
+        "# TYPE es_crawl_lag_ms_max gauge\nes_crawl_lag_ms_max %lld\n",
+        (unsigned long long)st.pages, (unsigned long long)st.posts,
+        (unsigned long long)st.duplicates, (unsigned long long)st.complaints,
+        (unsigned long long)st.mentions, (unsigned long long)st.fenced,
+        (unsigned long long)st.bad_records, (unsigned long long)st.errors,
+        sv->crawler ? sv->cfg.n_sources : (size_t)0, pages, posts, errors, limited, lag);
+    return k < 0 ? 0 : (size_t)k < n ? (size_t)k : n;
+}
+
+/* start_api: the triage API on the loop, when the config has "http". */
+static int start_api(struct server *sv)
+{
+    if (!sv->cfg.http_on)
+        return 0;
+    char rules[4096], dir[4200];
+    if (sv->cfg.rules_dir)
+        snprintf(rules, sizeof rules, "%s", sv->cfg.rules_dir);
+    else
+        es_cli_default_dir("rules", rules, sizeof rules);
+    snprintf(dir, sizeof dir, "%s/fears", rules);
+    struct es_diag d = {0};
+    sv->fears = es_fears_new(sv->norm, dir, &d);
+    if (!sv->fears) {
+        char line[1024];
+        es_diag_format(&d, line, sizeof line);
+        es_log(ES_LOG_ERROR, "serve", "FEARS rules: %s", line);
+        return ES_EPARSE;
+    }
+    struct es_api_opts o = sv->cfg.http;
+    o.host = sv->cfg.http_host;
+    o.redis_url = sv->redis_url;
+    o.fears = sv->fears;
+    o.metrics = api_metrics;
+    o.metrics_ud = sv;
+    int rc = es_api_start(sv->loop, &o, &sv->api, &d);
+    if (rc) {
+        es_log(ES_LOG_ERROR, "serve", "http: %s", d.msg[0] ? d.msg : es_strerror(rc));
+        return rc;
+    }
+    es_log(ES_LOG_INFO, "serve", "api on http://%s%s%s:%d", strchr(o.host, ':') ? "[" : "",
+           o.host, strchr(o.host, ':') ? "]" : "", es_api_port(sv->api));
+    return 0;
+}
+
 static void on_term(uv_signal_t *h, int sig)
 {
     struct server *sv = h->data;
@@ -413,6 +560,9 @@ static void on_term(uv_signal_t *h, int sig)
     es_log(ES_LOG_INFO, "serve", "signal %d: stopping; draining in-flight work", sig);
     es_crawler_stop(sv->crawler, 5000);
     sv->crawler = NULL;
+    /* the API answers what it is handling, then closes its connections */
+    es_api_stop(sv->api);
+    sv->api = NULL;
     uv_timer_stop(&sv->stats_timer);
     uv_close((uv_handle_t *)&sv->stats_timer, NULL);
     uv_close((uv_handle_t *)&sv->sig_term, NULL);
@@ -522,6 +672,8 @@ int es_cli_serve(int argc, char **argv)
         return ES_EXIT_OK;
     }
     int code = ES_EXIT_FOUND;
+    /* the API's Redis work runs on libuv's thread pool (4 threads by default) */
+    setenv("UV_THREADPOOL_SIZE", "8", 0);
     curl_global_init(CURL_GLOBAL_DEFAULT);
     /* Redis: the configured one, or the embedded server of the data directory. */
     const char *url = sv.cfg.redis_url ? sv.cfg.redis_url : getenv("EARSHOT_REDIS_URL");
@@ -555,6 +707,14 @@ int es_cli_serve(int argc, char **argv)
         goto out;
     if (start_crawler(&sv) != 0)
         goto out;
+    if (start_api(&sv) != 0) {
+        es_crawler_stop(sv.crawler, 0);
+        sv.crawler = NULL;
+        es_store_async_stop(sv.async);
+        sv.async = NULL;
+        uv_run(sv.loop, UV_RUN_DEFAULT);
+        goto out;
+    }
     uv_signal_init(sv.loop, &sv.sig_term);
     uv_signal_init(sv.loop, &sv.sig_int);
     uv_signal_init(sv.loop, &sv.sig_hup);
@@ -580,6 +740,7 @@ out:
         es_log(ES_LOG_WARN, "serve", "the loop still had open handles at exit");
     es_store_close(sv.sync);
     es_redis_child_stop(sv.child);
+    es_fears_free(sv.fears);
     es_ruleset_free(sv.rules);
     es_norm_free(sv.norm);
     config_free(&sv.cfg);
