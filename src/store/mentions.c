@@ -452,6 +452,66 @@ static int qitem_cmp(const void *a, const void *b)
  * es_store_mentions_list merges the per-shard queues of the brand (or of all
  * brands) by score. The cursor is "score:mid" of the last item returned.
  */
+/* run_pipeline: n commands of argc words each (argv[i] has them), in one round trip. */
+static int run_pipeline(struct es_store *s, size_t n, int argc, const char *const *argv,
+                        redisReply **rep)
+{
+    if (n == 0)
+        return 0;
+    const char *const **pv = es_malloc(n * sizeof *pv);
+    int *ac = es_malloc(n * sizeof *ac);
+    int rc = ES_ENOMEM;
+    if (pv && ac) {
+        for (size_t i = 0; i < n; i++) {
+            pv[i] = argv + i * (size_t)argc;
+            ac[i] = argc;
+        }
+        rc = es__pipeline(s, (int)n, ac, pv, rep);
+    }
+    es_free(pv);
+    es_free(ac);
+    return rc;
+}
+
+/* queue_keys: the queues to merge (the brand's in every shard, or every queue of every
+ * shard: one pipelined SMEMBERS per shard). JSON array of strings, new reference. */
+static int queue_keys(struct es_store *s, const char *brand, json_t **out)
+{
+    json_t *keys = json_array();
+    if (!keys)
+        return ES_ENOMEM;
+    char names[ES_STORE_SHARDS][512];
+    const char *argv[ES_STORE_SHARDS][2];
+    redisReply *rep[ES_STORE_SHARDS];
+    for (int k = 0; k < ES_STORE_SHARDS; k++) {
+        if (brand) {
+            snprintf(names[k], sizeof names[k], "es:{s%d}:q:%s", k, brand);
+            json_array_append_new(keys, json_string(names[k]));
+        } else {
+            snprintf(names[k], sizeof names[k], "es:{s%d}:queues", k);
+            argv[k][0] = "SMEMBERS";
+            argv[k][1] = names[k];
+        }
+    }
+    if (brand) {
+        *out = keys;
+        return 0;
+    }
+    int rc = run_pipeline(s, ES_STORE_SHARDS, 2, &argv[0][0], rep);
+    for (int k = 0; !rc && k < ES_STORE_SHARDS; k++) {
+        for (size_t i = 0; rep[k]->type == REDIS_REPLY_ARRAY && i < rep[k]->elements; i++)
+            json_array_append_new(keys, json_stringn(rep[k]->element[i]->str,
+                                                     rep[k]->element[i]->len));
+        freeReplyObject(rep[k]);
+    }
+    if (rc) {
+        json_decref(keys);
+        return rc;
+    }
+    *out = keys;
+    return 0;
+}
+
 int es_store_mentions_list(struct es_store *s, const struct es_mention_filter *f, json_t **out,
                            char **next_cursor)
 {
@@ -465,88 +525,120 @@ int es_store_mentions_list(struct es_store *s, const struct es_mention_filter *f
         cur_mid[0] = '\0';
     }
     *next_cursor = NULL;
+    /* Queues hold open mentions only: without other filters each queue needs to give
+     * no more than a page (and one to tell whether there is a next page). */
+    bool filtered = f->state || f->category || f->platform || f->assignee || f->fence ||
+                    f->min_severity;
+    size_t per_queue = filtered ? limit * 4 + 16 : limit + 1;
     struct qitem *items = NULL;
-    size_t n = 0, alloc = 0;
-    int rc = 0;
-    for (int k = 0; k < ES_STORE_SHARDS && !rc; k++) {
-        /* the brand's queue, or every queue of the shard */
-        char pattern[512];
-        redisReply *keys = NULL;
-        if (f->brand) {
-            snprintf(pattern, sizeof pattern, "es:{s%d}:q:%s", k, f->brand);
-        } else {
-            snprintf(pattern, sizeof pattern, "es:{s%d}:queues", k);
-            const char *argv[] = {"SMEMBERS", pattern};
-            keys = es__cmd(s, 2, argv, NULL);
-            if (!keys) {
-                rc = ES_EIO;
-                break;
-            }
-        }
-        size_t nkeys = keys ? keys->elements : 1;
-        for (size_t ki = 0; ki < nkeys && !rc; ki++) {
-            const char *qk = keys ? keys->element[ki]->str : pattern;
-            char max[64];
-            snprintf(max, sizeof max, "%.0f", isinf(cur_score) ? 1e300 : cur_score);
-            char lim[32];
-            snprintf(lim, sizeof lim, "%zu", limit * 4 + 16);
-            const char *argv[] = {"ZREVRANGEBYSCORE", qk, max, "-inf", "WITHSCORES", "LIMIT",
-                                  "0", lim};
-            redisReply *r = es__cmd(s, 8, argv, NULL);
-            if (!r) {
-                rc = ES_EIO;
-                break;
-            }
-            for (size_t i = 0; r->type == REDIS_REPLY_ARRAY && i + 1 < r->elements; i += 2) {
-                double sc = strtod(r->element[i + 1]->str, NULL);
-                const char *mid = r->element[i]->str;
-                if (sc == cur_score && strcmp(mid, cur_mid) <= 0)
-                    continue;
-                if (n == alloc) {
-                    alloc = alloc ? alloc * 2 : 256;
-                    struct qitem *ni = es_realloc(items, alloc * sizeof *ni);
-                    if (!ni) {
-                        rc = ES_ENOMEM;
-                        break;
-                    }
-                    items = ni;
-                }
-                snprintf(items[n].mid, sizeof items[n].mid, "%s", mid);
-                items[n].score = sc;
-                n++;
-            }
-            freeReplyObject(r);
-        }
-        if (keys)
-            freeReplyObject(keys);
-    }
-    json_t *arr = json_array();
-    if (!rc && !arr)
+    size_t n = 0, alloc = 0, nq = 0;
+    json_t *keys = NULL, *arr = NULL;
+    const char *(*zargv)[8] = NULL;
+    redisReply **rep = NULL;
+    const char *(*hargv)[2] = NULL;
+    char(*hkeys)[128] = NULL;
+    int rc = queue_keys(s, f->brand, &keys);
+    if (rc)
+        goto out;
+
+    /* Round trip: the head of every queue below the cursor. */
+    nq = json_array_size(keys);
+    char max[64], lim[32];
+    snprintf(max, sizeof max, "%.0f", isinf(cur_score) ? 1e300 : cur_score);
+    snprintf(lim, sizeof lim, "%zu", per_queue);
+    zargv = es_malloc((nq ? nq : 1) * sizeof *zargv);
+    rep = es_calloc(nq > limit ? nq : limit, sizeof *rep);
+    if (!zargv || !rep) {
         rc = ES_ENOMEM;
-    if (!rc && n)
-        qsort(items, n, sizeof *items, qitem_cmp);
-    int64_t now = es_clock_now() * 1000;
-    size_t taken = 0, i;
-    for (i = 0; !rc && i < n && taken < limit; i++) {
-        char key[128];
-        snprintf(key, sizeof key, "es:{s%d}:m:%s", es__shard_of_mid(items[i].mid), items[i].mid);
-        json_t *m = get_hash(s, key);
-        if (!m)
-            continue;
-        fix_state(m, now);
-        if (!keep(m, f)) {
-            json_decref(m);
-            continue;
-        }
-        json_array_append_new(arr, m);
-        taken++;
-        if (taken == limit && i + 1 < n) {
-            char buf[128];
-            snprintf(buf, sizeof buf, "%.0f:%s", items[i].score, items[i].mid);
-            *next_cursor = es_strdup(buf);
-        }
+        goto out;
     }
+    for (size_t q = 0; q < nq; q++) {
+        const char *a[8] = {"ZREVRANGEBYSCORE", json_string_value(json_array_get(keys, q)),
+                            max, "-inf", "WITHSCORES", "LIMIT", "0", lim};
+        memcpy(zargv[q], a, sizeof a);
+    }
+    rc = run_pipeline(s, nq, 8, &zargv[0][0], rep);
+    for (size_t q = 0; q < nq; q++) {
+        redisReply *r = rep[q];
+        for (size_t i = 0; !rc && r->type == REDIS_REPLY_ARRAY && i + 1 < r->elements; i += 2) {
+            double sc = strtod(r->element[i + 1]->str, NULL);
+            const char *mid = r->element[i]->str;
+            if (sc == cur_score && strcmp(mid, cur_mid) <= 0)
+                continue;
+            if (n == alloc) {
+                alloc = alloc ? alloc * 2 : 256;
+                struct qitem *ni = es_realloc(items, alloc * sizeof *ni);
+                if (!ni) {
+                    rc = ES_ENOMEM;
+                    break;
+                }
+                items = ni;
+            }
+            snprintf(items[n].mid, sizeof items[n].mid, "%s", mid);
+            items[n].score = sc;
+            n++;
+        }
+        if (r)
+            freeReplyObject(r);
+        rep[q] = NULL;
+    }
+    if (rc)
+        goto out;
+    arr = json_array();
+    hargv = es_malloc(limit * sizeof *hargv);
+    hkeys = es_malloc(limit * sizeof *hkeys);
+    if (!arr || !hargv || !hkeys) {
+        rc = ES_ENOMEM;
+        goto out;
+    }
+    if (n)
+        qsort(items, n, sizeof *items, qitem_cmp);
+
+    /* Round trips: the mentions, best first, a page's worth at a time until the page is
+     * full (filters may drop some). */
+    int64_t now = es_clock_now() * 1000;
+    size_t taken = 0, i = 0;
+    while (!rc && i < n && taken < limit) {
+        size_t batch = limit - taken;
+        if (batch > n - i)
+            batch = n - i;
+        for (size_t j = 0; j < batch; j++) {
+            const char *mid = items[i + j].mid;
+            snprintf(hkeys[j], sizeof hkeys[j], "es:{s%d}:m:%s", es__shard_of_mid(mid), mid);
+            hargv[j][0] = "HGETALL";
+            hargv[j][1] = hkeys[j];
+        }
+        rc = run_pipeline(s, batch, 2, &hargv[0][0], rep);
+        for (size_t j = 0; j < batch; j++) {
+            json_t *m = NULL;
+            if (!rc && rep[j]->type == REDIS_REPLY_ARRAY && rep[j]->elements > 0)
+                m = hash_to_json(rep[j]);
+            if (rep[j])
+                freeReplyObject(rep[j]);
+            rep[j] = NULL;
+            if (!m)
+                continue;
+            fix_state(m, now);
+            if (!keep(m, f) || taken == limit) {
+                json_decref(m);
+                continue;
+            }
+            json_array_append_new(arr, m);
+            if (++taken == limit && i + j + 1 < n) {
+                char buf[128];
+                snprintf(buf, sizeof buf, "%.0f:%s", items[i + j].score, items[i + j].mid);
+                *next_cursor = es_strdup(buf);
+            }
+        }
+        i += batch;
+    }
+out:
     es_free(items);
+    es_free(zargv);
+    es_free(rep);
+    es_free(hargv);
+    es_free(hkeys);
+    json_decref(keys);
     if (rc) {
         json_decref(arr);
         return rc;
