@@ -27,6 +27,7 @@
 #include "earshot/alloc.h"
 #include "earshot/api.h"
 #include "earshot/clock.h"
+#include "earshot/alert.h"
 #include "earshot/crawl.h"
 #include "earshot/fears.h"
 #include "earshot/geo.h"
@@ -47,6 +48,9 @@ struct config {
     bool http_on;
     char http_host[64];
     struct es_api_opts http;
+    /* "alerts": the alert worker runs in-process; read at start */
+    bool alerts_on;
+    struct es_alert_opts alerts;
 };
 
 struct server {
@@ -63,6 +67,7 @@ struct server {
     struct es_crawler *crawler;
     struct es_fears *fears;         /* the API's reply checks */
     struct es_api *api;
+    struct es_alerter *alerter;
     uv_signal_t sig_term, sig_int, sig_hup;
     uv_timer_t stats_timer;
     bool stopping;
@@ -282,6 +287,41 @@ static int parse_http(const json_t *h, struct config *c, const char *file, struc
     return rc;
 }
 
+/* parse_alerts reads "alerts": {"allow": "127.0.0.1,::1", "max_attempts": 6, ...}. */
+static int parse_alerts(const json_t *a, struct config *c, const char *file, struct es_diag *d)
+{
+    if (!a || json_is_null(a))
+        return 0;
+    if (!json_is_object(a))
+        return bad(d, file, "%s: %s", "alerts", "must be an object");
+    static const char *const ak[] = {"allow",         "max_attempts",  "retry_base_ms",
+                                     "retry_max_ms",  "timeout_ms",    "max_inflight",
+                                     "digest_interval_s", "spike_check_s", NULL};
+    int rc = check_keys(a, ak, "alerts", file, d);
+    if (rc)
+        return rc;
+    struct es_alert_opts *o = &c->alerts;
+    o->allow = opt_str(a, "allow", "alerts", file, d, &rc);
+    if (rc)
+        return rc;
+    struct es_net_allow allow;
+    struct es_diag ad = {0};
+    if (es_net_allow_parse(o->allow, &allow, &ad) != 0)
+        return bad(d, file, "%s: %s", "alerts.allow", ad.msg);
+    o->max_attempts = (int)opt_num(a, "max_attempts", 0, 1, 100, "alerts", file, d, &rc);
+    o->retry_base_ms = (int64_t)opt_num(a, "retry_base_ms", 0, 10, 3600000, "alerts", file, d,
+                                        &rc);
+    o->retry_max_ms = (int64_t)opt_num(a, "retry_max_ms", 0, 10, 86400000, "alerts", file, d,
+                                       &rc);
+    o->timeout_ms = (int64_t)opt_num(a, "timeout_ms", 0, 100, 600000, "alerts", file, d, &rc);
+    o->max_inflight = (int)opt_num(a, "max_inflight", 0, 1, 100000, "alerts", file, d, &rc);
+    o->digest_interval_s =
+        (int)opt_num(a, "digest_interval_s", 0, 10, 86400 * 7, "alerts", file, d, &rc);
+    o->spike_check_s = (int)opt_num(a, "spike_check_s", 0, 1, 3600, "alerts", file, d, &rc);
+    c->alerts_on = rc == 0;
+    return rc;
+}
+
 static int config_load(const char *file, struct config *c, struct es_diag *d)
 {
     memset(c, 0, sizeof *c);
@@ -293,7 +333,8 @@ static int config_load(const char *file, struct config *c, struct es_diag *d)
         return es_diag_set(d, file, 0, 0, "the config must be a JSON object");
     static const char *const keys[] = {"redis_url", "data_dir", "keywords_dir", "rules_dir",
                                        "workers",   "sources",  "fences",       "sla",
-                                       "crawl",     "log_level", "http",        NULL};
+                                       "crawl",     "log_level", "http",        "alerts",
+                                       NULL};
     int rc = check_keys(c->root, keys, "", file, d);
     if (rc)
         return rc;
@@ -341,6 +382,9 @@ static int config_load(const char *file, struct config *c, struct es_diag *d)
             return rc;
     }
     rc = parse_http(json_object_get(c->root, "http"), c, file, d);
+    if (rc)
+        return rc;
+    rc = parse_alerts(json_object_get(c->root, "alerts"), c, file, d);
     if (rc)
         return rc;
     json_t *sources = json_object_get(c->root, "sources");
@@ -702,6 +746,15 @@ int es_cli_serve(int argc, char **argv)
         es_log(ES_LOG_ERROR, "serve", "pipeline: %s", d.msg);
         goto out;
     }
+    if (sv.cfg.alerts_on) {
+        /* the alert worker: its own threads, reading the events the pipeline writes */
+        struct es_alert_opts ao = sv.cfg.alerts;
+        ao.redis_url = sv.redis_url;
+        if (es_alerter_start(&ao, &sv.alerter, &d) != 0) {
+            es_log(ES_LOG_ERROR, "serve", "alerts: %s", d.msg);
+            goto out;
+        }
+    }
     sv.loop = uv_default_loop();
     if (es_store_async_start(sv.loop, sv.redis_url, &sv.async) != 0)
         goto out;
@@ -732,6 +785,8 @@ int es_cli_serve(int argc, char **argv)
     code = ES_EXIT_OK;
 out:
     es_pipeline_stop(sv.pipe);
+    /* stopped last: events it has not read stay in its consumer group for the next start */
+    es_alerter_stop(sv.alerter);
     if (sv.async) {
         es_store_async_stop(sv.async);
         uv_run(sv.loop, UV_RUN_DEFAULT);

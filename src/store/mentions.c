@@ -8,6 +8,7 @@
 #include "earshot/alloc.h"
 #include "earshot/clock.h"
 #include "store/internal.h"
+#include "store/kpi_int.h"
 
 #define POST_TTL_S (30 * 86400)
 #define NEG_WINDOW_MS (30LL * 86400 * 1000)
@@ -122,14 +123,14 @@ out:
     return rc;
 }
 
-/* EVALSHA, sha, numkeys, 8 keys, 12 arguments; then at most MADD_FIELDS name, value pairs. */
-#define MADD_FIXED 23
+/* EVALSHA, sha, numkeys, 9 keys, 12 arguments; then at most MADD_FIELDS name, value pairs. */
+#define MADD_FIXED 24
 #define MADD_FIELDS 32
 
 /* One mention being added: its keys and the mention_add script's arguments. */
 struct madd {
     char mid[64], conv[1024], kpost[1024], km[128], kc[1200], kq[512], kcust[1024],
-        kneg[1024], khist[1024], kqs[64], seqkey[64], tier[64];
+        kneg[1024], khist[1024], kqs[64], kkpi[64], seqkey[64], tier[64];
     char evalsha[8], sha[41], nkeys[4], now_s[32], ttl[32], score_s[64], neg_s[32],
         nfields[8], created_at[24];
     char num[MADD_FIELDS][40]; /* numeric field values, by field index */
@@ -182,6 +183,7 @@ static int madd_prepare(struct es_store *s, const struct es_post *p,
     snprintf(a->kneg, sizeof a->kneg, "es:{s%d}:neg:%s:%s", k, platform, author);
     snprintf(a->khist, sizeof a->khist, "es:{s%d}:hist:%s:%s", k, platform, author);
     snprintf(a->kqs, sizeof a->kqs, "es:{s%d}:queues", k);
+    es__kpi_key(k, now_ms, a->kkpi, sizeof a->kkpi);
 
     int64_t deadline = in->sla_deadline_ms
                            ? in->sla_deadline_ms
@@ -232,14 +234,14 @@ static int madd_prepare(struct es_store *s, const struct es_post *p,
     snprintf(a->nfields, sizeof a->nfields, "%d", nf);
     snprintf(a->evalsha, sizeof a->evalsha, "EVALSHA");
     snprintf(a->sha, sizeof a->sha, "%s", s->sha[ES__S_MENTION_ADD]);
-    snprintf(a->nkeys, sizeof a->nkeys, "8");
+    snprintf(a->nkeys, sizeof a->nkeys, "9");
     snprintf(a->now_s, sizeof a->now_s, "%lld", (long long)now_ms);
     snprintf(a->ttl, sizeof a->ttl, "%d", POST_TTL_S);
     snprintf(a->score_s, sizeof a->score_s, "%.0f", score);
     snprintf(a->neg_s, sizeof a->neg_s, "%lld", NEG_WINDOW_MS);
     const char *argv[MADD_FIXED] = {a->evalsha, a->sha,   a->nkeys, a->kpost, a->km,
                                     a->kc,      a->kq,    a->kcust, a->kneg,  a->khist,
-                                    a->kqs,     a->mid,   a->now_s, a->ttl,   a->score_s,
+                                    a->kqs,     a->kkpi,  a->mid,   a->now_s, a->ttl,   a->score_s,
                                     in->complaint ? "1" : "0", a->conv, platform, root, author,
                                     nz(in->brand), a->nfields, a->neg_s};
     memcpy(a->argv, argv, sizeof argv);
@@ -328,8 +330,8 @@ int es_store_mentions_add(struct es_store *s, size_t n, const struct es_post *co
         redisReply *r = rep[i];
         if (r && r->type == REDIS_REPLY_ERROR && strncmp(r->str, "NOSCRIPT", 8) == 0) {
             freeReplyObject(r);
-            r = rep[i] = es__eval(s, ES__S_MENTION_ADD, 8, a[i].argv + 3, a[i].argc - 11,
-                                  a[i].argv + 11, NULL);
+            r = rep[i] = es__eval(s, ES__S_MENTION_ADD, 9, a[i].argv + 3, a[i].argc - 12,
+                                  a[i].argv + 12, NULL);
         }
         if (r && r->type == REDIS_REPLY_ARRAY && r->elements == 3 &&
             r->element[1]->type == REDIS_REPLY_STRING) {

@@ -34,8 +34,7 @@
 /*
  * mention_add
  * KEYS: 1 post, 2 m, 3 c, 4 q, 5 cust, 6 neg, 7 hist, 8 queues (set of the shard's queue keys),
- *       9 the day's KPI hash (optional: without it the script names the shard's
- *       es:{sK}:kpi:<yyyymmdd> of now itself, a key of the same slot as KEYS[2])
+ *       9 the shard's KPI hash of the day (es:{sK}:kpi:<yyyymmdd>)
  * ARGV: 1 mid, 2 now_ms, 3 post_ttl_s, 4 queue score, 5 complaint (0/1), 6 conv id,
  *       7 platform, 8 root, 9 author, 10 brand, 11 number of mention fields,
  *       12 negative window ms, 13... the mention's fields as name, value pairs
@@ -74,20 +73,6 @@ static const char mention_add[] =
     "  if new_conv then\n"
     "    redis.call('ZADD', KEYS[6], now, ARGV[1])\n"
     "    local kk = KEYS[9]\n"
-    "    if not kk then\n"
-    "      local z = math.floor(now / 86400000) + 719468\n"
-    "      local era = math.floor(z / 146097)\n"
-    "      local doe = z - era * 146097\n"
-    "      local yoe = math.floor((doe - math.floor(doe / 1460) + math.floor(doe / 36524)\n"
-    "        - math.floor(doe / 146096)) / 365)\n"
-    "      local doy = doe - (365 * yoe + math.floor(yoe / 4) - math.floor(yoe / 100))\n"
-    "      local mp = math.floor((5 * doy + 2) / 153)\n"
-    "      local d = doy - math.floor((153 * mp + 2) / 5) + 1\n"
-    "      local m = mp < 10 and mp + 3 or mp - 9\n"
-    "      local y = yoe + era * 400 + (m <= 2 and 1 or 0)\n"
-    "      kk = string.match(KEYS[2], '^(es:{s%d+}:)') .. 'kpi:' ..\n"
-    "        string.format('%04d%02d%02d', y, m, d)\n"
-    "    end\n"
     "    redis.call('HINCRBY', kk, 'complaints', 1)\n"
     "    redis.call('EXPIRE', kk, 8640000)\n"
     "  end\n"

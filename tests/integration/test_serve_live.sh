@@ -13,13 +13,16 @@ if [ -z "${ES_MOCK_PLATFORM:-}" ]; then echo "0 passed, 0 failed (no mock platfo
 pids+=($!)
 for _ in $(seq 100); do grep -q listening "$tmp/mock.out" 2>/dev/null && break; sleep 0.05; done
 port=$(python3 -c "import json; print(json.loads(open('$tmp/mock.out').readline())['port'])")
-sed "s#http://127.0.0.1:8080#http://127.0.0.1:$port#g; s#\"workers\": 2,#\"workers\": 2, \"data_dir\": \"$tmp/data\",#; s#\"interval_s\": [25]#\"interval_s\": 0.5#g" \
+sed "s#http://127.0.0.1:8080#http://127.0.0.1:$port#g; s#\"workers\": 2,#\"workers\": 2, \"data_dir\": \"$tmp/data\", \"alerts\": {\"allow\": \"127.0.0.1\"},#; s#\"interval_s\": [25]#\"interval_s\": 0.5#g" \
     "$(dirname "$0")/../../examples/serve.json" > "$tmp/serve.json"
 "$earshot" serve --config "$tmp/serve.json" --check > "$tmp/check.out" 2>&1
 check "the example config validates" grep -q ": ok" "$tmp/check.out"
 printf '{"sources": [{"id": "x", "platform": "twitter-v3", "base_url": "http://127.0.0.1:1"}]}' > "$tmp/bad.json"
 "$earshot" serve --config "$tmp/bad.json" --check > "$tmp/bad.out" 2>&1
 check "a bad config names the key path" grep -q "sources\[0\].platform" "$tmp/bad.out"
+printf '{"alerts": {"allow": "127.0.0.1/99"}, "sources": []}' > "$tmp/bad2.json"
+"$earshot" serve --config "$tmp/bad2.json" --check > "$tmp/bad2.out" 2>&1
+check "a bad alert allow-list names alerts.allow" grep -q "alerts.allow" "$tmp/bad2.out"
 
 export EARSHOT_TWITTER_TOKEN=test-token EARSHOT_WECHAT_TOKEN=test-token
 "$earshot" serve --config "$tmp/serve.json" 2> "$tmp/serve.log" &
@@ -71,6 +74,13 @@ for m in ms:
     assert lim in (10 * 60000, 15 * 60000, 60 * 60000), (m["id"], lim)
 PY
 check "the cursors are saved" test -n "$(redis-cli -s "$sock" GET es:cursor:tw-complaints)"
+# the in-process alert worker reads every mention event (consumer group "alerts", no lag)
+for _ in $(seq 40); do
+    lag=$(redis-cli -s "$sock" XINFO GROUPS es:events | awk 'p {print; exit} /^lag$/ {p=1}')
+    [ "$lag" = 0 ] && break
+    sleep 0.25
+done
+check "the alert worker in serve has read every event" test "$lag" = 0
 kill -HUP "$serve"
 sleep 1.5
 check "SIGHUP reloads" grep -q "reloaded" "$tmp/serve.log"
