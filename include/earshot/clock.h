@@ -10,7 +10,9 @@
 
 /* es_clock_now: the wall clock in seconds. */
 int64_t es_clock_now(void);
-/* es_clock_now_ms: a monotonic clock in milliseconds, for durations. */
+/* es_clock_now_ms: wall-clock milliseconds since the epoch (UTC). */
+int64_t es_clock_now_ms(void);
+/* es_clock_mono_ms: a monotonic clock in milliseconds, for durations. */
 int64_t es_clock_mono_ms(void);
 /* es_time_from_civil: seconds for a UTC calendar time (proleptic Gregorian). */
 int64_t es_time_from_civil(int y, int mon, int d, int h, int mi, int s);

@@ -180,7 +180,7 @@ static void ingest(struct worker *w, const struct es_post *p, const struct es_ma
     in.spans_json = spans.data;
     char mid[64];
     bool created = false;
-    int rc = es_store_mention_add(w->store, p, &in, es_clock_now() * 1000, mid, sizeof mid,
+    int rc = es_store_mention_add(w->store, p, &in, es_clock_now_ms(), mid, sizeof mid,
                                   &created);
     if (rc) {
         w->bad++;

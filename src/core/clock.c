@@ -12,6 +12,13 @@ int64_t es_clock_now(void)
     return (int64_t)ts.tv_sec;
 }
 
+int64_t es_clock_now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
 int64_t es_clock_mono_ms(void)
 {
     struct timespec ts;

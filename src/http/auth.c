@@ -94,7 +94,7 @@ int es_api_token_create(struct es_store *s, const char *role, const char *name, 
     snprintf(t.name, sizeof t.name, "%s", name);
     snprintf(t.role, sizeof t.role, "%s", role);
     hex(digest, sizeof digest, t.sha256);
-    t.created_ms = es_clock_now() * 1000;
+    t.created_ms = es_clock_now_ms();
     rc = es_store_token_put(s, &t);
     if (rc)
         return rc;

@@ -191,7 +191,7 @@ static int process(struct worker *w, struct page *pg, struct es_page_meta *meta)
             goto out;
         }
     }
-    int64_t now = es_clock_now() * 1000;
+    int64_t now = es_clock_now_ms();
     for (size_t i = 0; i < n; i++) {
         const struct es_post *post = w->posts[i];
         if (!fresh[i]) {

@@ -236,7 +236,7 @@ int es_outbox_run(struct es_store *s, const struct es_outbox_opts *o, struct es_
 
                 continue;
             }
-            if (r->e.due_ms > es_clock_now() * 1000) {
+            if (r->e.due_ms > es_clock_now_ms()) {
                 /* still backing off: stays pending, comes back with the next reclaim */
                 st->skipped++;
 
@@ -285,7 +285,7 @@ int es_outbox_run(struct es_store *s, const struct es_outbox_opts *o, struct es_
                        (long long)r->e.attempts,
                        msg->data.result != CURLE_OK ? r->err : status == 429 ? "429" : "5xx");
                 es_store_outbox_retry_later(s, &r->e,
-                                            es_clock_now() * 1000 +
+                                            es_clock_now_ms() +
                                                 backoff_ms(reclaim, r->e.attempts));
                 st->retried++;
             } else {

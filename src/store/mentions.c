@@ -598,7 +598,7 @@ int es_store_mentions_list(struct es_store *s, const struct es_mention_filter *f
 
     /* Round trips: the mentions, best first, a page's worth at a time until the page is
      * full (filters may drop some). */
-    int64_t now = es_clock_now() * 1000;
+    int64_t now = es_clock_now_ms();
     size_t taken = 0, i = 0;
     while (!rc && i < n && taken < limit) {
         size_t batch = limit - taken;
@@ -659,7 +659,7 @@ int es_store_mention_get(struct es_store *s, const char *mid, json_t **out)
     json_t *m = get_hash(s, key);
     if (!m)
         return ES_ENOTFOUND;
-    fix_state(m, es_clock_now() * 1000);
+    fix_state(m, es_clock_now_ms());
     const char *conv = json_string_value(json_object_get(m, "conv"));
     const char *platform = json_string_value(json_object_get(m, "platform"));
     const char *author = json_string_value(json_object_get(m, "author_id"));
@@ -668,7 +668,7 @@ int es_store_mention_get(struct es_store *s, const char *mid, json_t **out)
         snprintf(ck, sizeof ck, "es:{s%d}:c:%s", k, conv);
         json_t *c = get_hash(s, ck);
         if (c) {
-            fix_state(c, es_clock_now() * 1000);
+            fix_state(c, es_clock_now_ms());
             json_object_set_new(m, "conversation", c);
         }
     }

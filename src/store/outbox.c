@@ -155,7 +155,7 @@ int es_store_outbox_done(struct es_store *s, const struct es_outbox_entry *e,
     char kc[1200], ko[64], now[32];
     snprintf(kc, sizeof kc, "es:%s:c:%s", e->shard_key, conv ? conv : "");
     snprintf(ko, sizeof ko, "es:%s:outbox", e->shard_key);
-    snprintf(now, sizeof now, "%lld", (long long)es_clock_now() * 1000);
+    snprintf(now, sizeof now, "%lld", (long long)es_clock_now_ms());
     const char *keys[] = {kc, ko};
     const char *args[] = {e->id, platform_id ? platform_id : "", kind ? kind : "public", now};
     redisReply *r = es__eval(s, ES__S_OUTBOX_DONE, 2, keys, 4, args, NULL);
@@ -173,7 +173,7 @@ int es_store_outbox_dead(struct es_store *s, const struct es_outbox_entry *e, co
     json_t *d = json_pack("{s:s,s:s,s:O,s:s,s:I,s:I}", "id", e->id, "shard", e->shard_key,
                           "entry", e->fields, "reason", reason ? reason : "",
                           "attempts", (json_int_t)e->attempts, "ms",
-                          (json_int_t)es_clock_now() * 1000);
+                          (json_int_t)es_clock_now_ms());
     char *txt = d ? json_dumps(d, JSON_COMPACT) : NULL;
     json_decref(d);
     if (!txt)
