@@ -78,6 +78,8 @@ struct src {
     char *etag, *last_modified, *cond_url;
     char *p_etag, *p_last_modified, *p_url; /* from this chain's first page */
     struct fetch *f;       /* in flight or with the consumer; NULL when idle */
+    struct src *wnext;     /* in c's admission queue */
+    int waiting;
 };
 
 struct fetch {
@@ -111,6 +113,7 @@ struct es_crawler {
     void *ud;
     uint64_t rng;
     size_t n_http, n_pages; /* requests in the multi; pages with the consumer */
+    struct src *w_head, *w_tail; /* sources due while max_connections requests were in flight */
     size_t handles;         /* open uv handles: the crawler is freed when this reaches 0 */
     struct csock *socks;
     int stopping, closing, cleaning;
@@ -408,8 +411,27 @@ fail:
     return rc;
 }
 
+/*
+ * request starts the source's next request, or queues the source when
+ * max_connections requests are already in flight: a transfer waiting inside
+ * curl's multi holds an easy handle and its buffers, so with 10,000 sources
+ * due in the same second, admission here is what keeps memory flat.
+ */
 static void request(struct src *s)
 {
+    struct es_crawler *c = s->c;
+    if (c->n_http >= (size_t)c->o.max_connections) {
+        if (!s->waiting) {
+            s->waiting = 1;
+            s->wnext = NULL;
+            if (c->w_tail)
+                c->w_tail->wnext = s;
+            else
+                c->w_head = s;
+            c->w_tail = s;
+        }
+        return;
+    }
     int rc = start(s);
     if (rc == ES_EINVAL && s->s.auth_env && !getenv(s->s.auth_env))
         fail(s, "request", -1, "environment variable %s is not set", s->s.auth_env);
@@ -420,9 +442,24 @@ static void request(struct src *s)
 static void on_src_timer(uv_timer_t *t)
 {
     struct src *s = t->data;
-    if (s->c->stopping || s->f)
+    if (s->c->stopping || s->f || s->waiting)
         return;
     request(s);
+}
+
+/* admit starts queued sources, oldest first, while connections are free. */
+static void admit(struct es_crawler *c)
+{
+    while (c->w_head && !c->stopping && c->n_http < (size_t)c->o.max_connections) {
+        struct src *s = c->w_head;
+        c->w_head = s->wnext;
+        if (!c->w_head)
+            c->w_tail = NULL;
+        s->waiting = 0;
+        s->wnext = NULL;
+        if (!s->f)
+            request(s);
+    }
 }
 
 /* ---- the chain ---- */
@@ -629,6 +666,7 @@ static void fetch_finished(struct fetch *f, CURLcode res)
     curl_easy_cleanup(e);
     f->easy = NULL;
     c->n_http--;
+    admit(c);
 
     if (res != CURLE_OK) {
         s->f = NULL;
