@@ -34,9 +34,10 @@
  * id; the cursor is the newest id seen.
  *
  * Memory: the crawler owns the sources' copies, a struct fetch per request
- * (easy handle, capped body; the body is lent to the consumer until done),
- * and a struct csock per socket. Handles are counted; the crawler frees
- * itself in the close callback of the last one after es_crawler_stop.
+ * (easy handle, capped body; the body is lent to the consumer until done);
+ * curl's sockets and timer are the curl driver's (earshot/curluv.h). Handles
+ * are counted; the crawler frees itself in the close callback of the last
+ * one after es_crawler_stop.
  */
 #include <stdarg.h>
 #include <stdio.h>
@@ -50,18 +51,12 @@
 
 #include "crawl/crawl_int.h"
 #include "earshot/alloc.h"
+#include "earshot/curluv.h"
 #include "earshot/log.h"
 
 #define MOD "crawl"
 
 struct fetch;
-
-struct csock {
-    uv_poll_t poll;
-    curl_socket_t fd;
-    struct es_crawler *c;
-    struct csock *prev, *next; /* c->socks: what is left to close at shutdown */
-};
 
 struct src {
     struct es_crawler *c;
@@ -100,8 +95,9 @@ struct fetch {
 
 struct es_crawler {
     uv_loop_t *loop;
-    CURLM *multi;
-    uv_timer_t curl_timer, grace_timer;
+    struct es_curluv *cu;
+    CURLM *multi;    /* cu's; NULL once closing */
+    uv_timer_t grace_timer;
     uv_async_t async;
     uv_mutex_t lock; /* the completion queue */
     struct fetch *q_head, *q_tail;
@@ -115,8 +111,7 @@ struct es_crawler {
     size_t n_http, n_pages; /* requests in the multi; pages with the consumer */
     struct src *w_head, *w_tail; /* sources due while max_connections requests were in flight */
     size_t handles;         /* open uv handles: the crawler is freed when this reaches 0 */
-    struct csock *socks;
-    int stopping, closing, cleaning;
+    int stopping, closing;
 };
 
 static uv_once_t curl_once = UV_ONCE_INIT;
@@ -190,28 +185,6 @@ static void on_src_timer_closed(uv_handle_t *h)
 {
     struct src *s = h->data;
     handle_gone(s->c);
-}
-
-static void on_sock_closed(uv_handle_t *h)
-{
-    struct csock *k = h->data;
-    struct es_crawler *c = k->c;
-    es_free(k);
-    handle_gone(c);
-}
-
-static void sock_close(struct csock *k)
-{
-    struct es_crawler *c = k->c;
-    if (k->prev)
-        k->prev->next = k->next;
-    else
-        c->socks = k->next;
-    if (k->next)
-        k->next->prev = k->prev;
-    k->prev = k->next = NULL;
-    uv_poll_stop(&k->poll);
-    uv_close((uv_handle_t *)&k->poll, on_sock_closed);
 }
 
 /* ---- logging and health ---- */
@@ -713,98 +686,23 @@ static void fetch_finished(struct fetch *f, CURLcode res)
                page_done, f);
 }
 
-static void drain(struct es_crawler *c)
+static void on_transfer_done(void *ud, CURL *easy, CURLcode res)
 {
-    CURLMsg *msg;
-    int left;
-    while (c->multi && (msg = curl_multi_info_read(c->multi, &left))) {
-        if (msg->msg != CURLMSG_DONE)
-            continue;
-        struct fetch *f = NULL;
-        CURLcode res = msg->data.result;
-        curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)&f);
-        if (f)
-            fetch_finished(f, res);
-    }
-    maybe_close(c);
+    (void)ud;
+    struct fetch *f = NULL;
+    curl_easy_getinfo(easy, CURLINFO_PRIVATE, (char **)&f);
+    if (f)
+        fetch_finished(f, res);
 }
 
-/* ---- curl multi on uv ---- */
-
-static void on_poll(uv_poll_t *p, int status, int events)
+static void on_transfers_drained(void *ud)
 {
-    struct csock *k = p->data;
-    struct es_crawler *c = k->c;
-    int flags = 0, running;
-    if (status < 0)
-        flags = CURL_CSELECT_ERR;
-    if (events & UV_READABLE)
-        flags |= CURL_CSELECT_IN;
-    if (events & UV_WRITABLE)
-        flags |= CURL_CSELECT_OUT;
-    if (c->multi)
-        curl_multi_socket_action(c->multi, k->fd, flags, &running);
-    drain(c);
+    maybe_close(ud);
 }
 
-static int on_curl_socket(CURL *e, curl_socket_t fd, int what, void *userp, void *socketp)
+static void on_curluv_closed(void *ud)
 {
-    struct es_crawler *c = userp;
-    struct csock *k = socketp;
-    (void)e;
-    if (what == CURL_POLL_REMOVE) {
-        if (k) {
-            if (!c->cleaning)
-                curl_multi_assign(c->multi, fd, NULL);
-            sock_close(k);
-        }
-        return 0;
-    }
-    if (!k) {
-        k = es_calloc(1, sizeof *k);
-        if (!k)
-            return -1;
-        if (uv_poll_init_socket(c->loop, &k->poll, fd) != 0) {
-            es_free(k);
-            return -1;
-        }
-        c->handles++;
-        k->fd = fd;
-        k->c = c;
-        k->poll.data = k;
-        k->next = c->socks;
-        if (c->socks)
-            c->socks->prev = k;
-        c->socks = k;
-        curl_multi_assign(c->multi, fd, k);
-    }
-    int ev = 0;
-    if (what & CURL_POLL_IN)
-        ev |= UV_READABLE;
-    if (what & CURL_POLL_OUT)
-        ev |= UV_WRITABLE;
-    uv_poll_start(&k->poll, ev, on_poll);
-    return 0;
-}
-
-static void on_curl_timeout(uv_timer_t *t)
-{
-    struct es_crawler *c = t->data;
-    int running;
-    if (c->multi)
-        curl_multi_socket_action(c->multi, CURL_SOCKET_TIMEOUT, 0, &running);
-    drain(c);
-}
-
-static int on_curl_timer(CURLM *m, long timeout_ms, void *userp)
-{
-    struct es_crawler *c = userp;
-    (void)m;
-    if (timeout_ms < 0)
-        uv_timer_stop(&c->curl_timer);
-    else
-        uv_timer_start(&c->curl_timer, on_curl_timeout, (uint64_t)timeout_ms, 0);
-    return 0;
+    handle_gone(ud);
 }
 
 /* ---- start, health, stop ---- */
@@ -914,15 +812,10 @@ int es_crawler_start(uv_loop_t *loop, const struct es_source *sources, size_t n,
         s->c = c;
         s->idx = copied;
     }
-    c->multi = curl_multi_init();
-    if (!c->multi) {
-        rc = ES_ENOMEM;
+    rc = es_curluv_new(loop, on_transfer_done, on_transfers_drained, c, &c->cu);
+    if (rc)
         goto fail;
-    }
-    curl_multi_setopt(c->multi, CURLMOPT_SOCKETFUNCTION, on_curl_socket);
-    curl_multi_setopt(c->multi, CURLMOPT_SOCKETDATA, c);
-    curl_multi_setopt(c->multi, CURLMOPT_TIMERFUNCTION, on_curl_timer);
-    curl_multi_setopt(c->multi, CURLMOPT_TIMERDATA, c);
+    c->multi = es_curluv_multi(c->cu);
     curl_multi_setopt(c->multi, CURLMOPT_MAX_TOTAL_CONNECTIONS, (long)c->o.max_connections);
     curl_multi_setopt(c->multi, CURLMOPT_MAXCONNECTS, (long)c->o.max_connections);
     /* From here on nothing fails: handles are initialised and owned by the loop. */
@@ -932,10 +825,9 @@ int es_crawler_start(uv_loop_t *loop, const struct es_source *sources, size_t n,
     }
     c->async.data = c;
     c->handles++;
-    uv_timer_init(loop, &c->curl_timer);
     uv_timer_init(loop, &c->grace_timer);
-    c->curl_timer.data = c->grace_timer.data = c;
-    c->handles += 2;
+    c->grace_timer.data = c;
+    c->handles += 2; /* the grace timer and the curl driver */
     for (size_t i = 0; i < n; i++) {
         struct src *s = &c->srcs[i];
         uv_timer_init(loop, &s->timer);
@@ -954,8 +846,8 @@ int es_crawler_start(uv_loop_t *loop, const struct es_source *sources, size_t n,
     *out = c;
     return 0;
 fail:
-    if (c->multi)
-        curl_multi_cleanup(c->multi);
+    /* the driver frees itself once the loop has closed its timer */
+    es_curluv_close(c->cu, NULL, NULL);
     for (size_t i = 0; i < copied; i++)
         es_source_free_fields(&c->srcs[i].s);
     es_free(c->srcs);
@@ -977,17 +869,13 @@ static void maybe_close(struct es_crawler *c)
     if (!c->stopping || c->closing || c->n_http || c->n_pages)
         return;
     c->closing = 1;
-    c->cleaning = 1;
-    curl_multi_cleanup(c->multi); /* closes cached connections; may call on_curl_socket */
     c->multi = NULL;
-    while (c->socks)
-        sock_close(c->socks);
+    es_curluv_close(c->cu, on_curluv_closed, c);
     for (size_t i = 0; i < c->n; i++) {
         slog(&c->srcs[i], ES_LOG_INFO, "event=stop cursor=%s",
              c->srcs[i].cursor[0] ? c->srcs[i].cursor : "none");
         uv_close((uv_handle_t *)&c->srcs[i].timer, on_src_timer_closed);
     }
-    uv_close((uv_handle_t *)&c->curl_timer, on_own_closed);
     uv_close((uv_handle_t *)&c->grace_timer, on_own_closed);
     uv_close((uv_handle_t *)&c->async, on_own_closed);
 }
