@@ -1,4 +1,5 @@
 /* The live pipeline's batched writes: dedup marks, counts per minute, events. */
+#include <limits.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -6,44 +7,95 @@
 #include "earshot/clock.h"
 #include "store/internal.h"
 
-#define SEEN_TTL "604800"    /* 7 days */
+#define SEEN_TTL "691200"    /* 8 days: a day's hash outlives its last post by 7 */
 #define STATS_TTL "691200"   /* 8 days */
 #define EVENTS_MAXLEN "1000000"
 
-/* seen_cmds runs one command per post on its seen key: EXISTS (check) or SET EX (mark). */
+/*
+ * Seen marks live in one hash per platform and UTC day of the post's time
+ * (es:seen:<platform>:<yyyymmdd>, field = post id), so a page costs one
+ * HMGET (check) and one HSET + EXPIRE (mark) per day it spans, not a
+ * command and a key with its own TTL per post. A post without a time goes
+ * to the day it was fetched.
+ */
+static void seen_key(const struct es_post *p, int64_t now_s, char *out, size_t n)
+{
+    int y, mo, d, h, mi, sec;
+    es_time_to_civil(p->created_at ? p->created_at : now_s, &y, &mo, &d, &h, &mi, &sec);
+    snprintf(out, n, "es:seen:%s:%04d%02d%02d", es_platform_name(p->platform), y, mo, d);
+}
+
 static int seen_cmds(struct es_store *s, const struct es_post *const *posts, size_t n, bool mark,
                      bool *is_new)
 {
     if (n == 0)
         return 0;
-    char(*keys)[300] = es_malloc(n * sizeof *keys);
-    const char *(*argv)[5] = es_malloc(n * sizeof *argv);
-    const char *const **pv = es_malloc(n * sizeof *pv);
-    int *argc = es_malloc(n * sizeof *argc);
-    redisReply **rep = es_malloc(n * sizeof *rep);
+    if (n > INT_MAX / 4)
+        return ES_ELIMIT;
+    char(*keys)[64] = es_malloc(n * sizeof *keys);
+    size_t *group = es_malloc(n * sizeof *group); /* each post's key: index of its first post */
+    size_t *first = es_malloc(n * sizeof *first); /* the groups, by their first post */
+    const char **args = es_malloc(n * 7 * sizeof *args); /* 2 a post, 5 a group at most */
+    const char *const **pv = es_malloc(n * 2 * sizeof *pv);
+    int *argc = es_malloc(n * 2 * sizeof *argc);
+    redisReply **rep = es_calloc(n * 2, sizeof *rep);
     int rc = ES_ENOMEM;
-    if (!keys || !argv || !pv || !argc || !rep)
+    if (!keys || !group || !first || !args || !pv || !argc || !rep)
         goto out;
+    int64_t now_s = es_clock_now();
+    size_t ng = 0;
     for (size_t i = 0; i < n; i++) {
-        snprintf(keys[i], sizeof keys[i], "es:seen:%s:%s", es_platform_name(posts[i]->platform),
-                 posts[i]->id);
-        argv[i][0] = mark ? "SET" : "EXISTS";
-        argv[i][1] = keys[i];
-        argv[i][2] = "1";
-        argv[i][3] = "EX";
-        argv[i][4] = SEEN_TTL;
-        pv[i] = argv[i];
-        argc[i] = mark ? 5 : 2;
+        seen_key(posts[i], now_s, keys[i], sizeof keys[i]);
+        size_t g = 0;
+        while (g < ng && strcmp(keys[first[g]], keys[i]) != 0)
+            g++;
+        if (g == ng)
+            first[ng++] = i;
+        group[i] = g;
     }
-    rc = es__pipeline(s, (int)n, argc, pv, rep);
-    for (size_t i = 0; !rc && i < n; i++) {
-        if (!mark)
-            is_new[i] = rep[i]->type == REDIS_REPLY_INTEGER && rep[i]->integer == 0;
+    /* one command per group (HMGET key ids... / HSET key id 1 ...), and for a mark an
+     * EXPIRE per group */
+    size_t a = 0, k = 0;
+    for (size_t g = 0; g < ng; g++) {
+        pv[k] = &args[a];
+        args[a++] = mark ? "HSET" : "HMGET";
+        args[a++] = keys[first[g]];
+        for (size_t i = first[g]; i < n; i++) {
+            if (group[i] != g)
+                continue;
+            args[a++] = posts[i]->id;
+            if (mark)
+                args[a++] = "1";
+        }
+        argc[k] = (int)(&args[a] - pv[k]);
+        k++;
+        if (mark) {
+            pv[k] = &args[a];
+            args[a++] = "EXPIRE";
+            args[a++] = keys[first[g]];
+            args[a++] = SEEN_TTL;
+            argc[k++] = 3;
+        }
+    }
+    rc = es__pipeline(s, (int)k, argc, pv, rep);
+    for (size_t g = 0; !rc && !mark && g < ng; g++) {
+        const redisReply *r = rep[g];
+        size_t e = 0;
+        for (size_t i = first[g]; i < n; i++) {
+            if (group[i] != g)
+                continue;
+            is_new[i] = !(r->type == REDIS_REPLY_ARRAY && e < r->elements &&
+                          r->element[e]->type == REDIS_REPLY_STRING);
+            e++;
+        }
+    }
+    for (size_t i = 0; !rc && i < k; i++)
         freeReplyObject(rep[i]);
-    }
 out:
     es_free(keys);
-    es_free(argv);
+    es_free(group);
+    es_free(first);
+    es_free(args);
     es_free(pv);
     es_free(argc);
     es_free(rep);

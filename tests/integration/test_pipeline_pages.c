@@ -144,8 +144,14 @@ ES_TEST(pages_become_mentions_counts_and_events_once)
     /* what Redis holds: the mention, seen marks, counts and an event */
     redisContext *c = redisConnectUnix(sock);
     ES_ASSERT(c && !c->err);
-    redisReply *rep = redisCommand(c, "EXISTS es:seen:twitter:9001 es:seen:twitter:9002");
-    ES_ASSERT_EQ(rep->integer, 2);
+    redisReply *rep = redisCommand(c, "HMGET es:seen:twitter:20261120 9001 9002 9003");
+    ES_ASSERT(rep->type == REDIS_REPLY_ARRAY && rep->elements == 3);
+    ES_ASSERT(rep->element[0]->type == REDIS_REPLY_STRING);
+    ES_ASSERT(rep->element[1]->type == REDIS_REPLY_STRING);
+    ES_ASSERT(rep->element[2]->type == REDIS_REPLY_NIL);
+    freeReplyObject(rep);
+    rep = redisCommand(c, "TTL es:seen:twitter:20261120");
+    ES_ASSERT(rep->integer > 7 * 86400);
     freeReplyObject(rep);
     rep = redisCommand(c, "HGET es:stats:202611201000 brand:united");
     ES_ASSERT(rep->type == REDIS_REPLY_STRING);

@@ -38,8 +38,9 @@ done
 curl -s "http://127.0.0.1:$port/_mock/published?since_seq=0&limit=100000" > "$tmp/published.json"
 # WeChat customer-service records carry no message id (the adapter derives a stable
 # one), so WeChat is compared by count, the others id by id.
+# Seen marks: one hash per platform and UTC day of the post (docs/redis.md).
 python3 - "$tmp/published.json" "$tmp/wechat.count" > "$tmp/keys.txt" <<'PY'
-import json, sys
+import json, sys, time
 d = json.load(open(sys.argv[1]))
 rows = d if isinstance(d, list) else d.get("published", [])
 wechat = 0
@@ -47,15 +48,17 @@ for r in rows:
     if r["platform"] == "wechat":
         wechat += 1
     else:
-        print("es:seen:%s:%s" % (r["platform"], r["id"]))
+        day = time.strftime("%Y%m%d", time.gmtime(r["published_ms"] // 1000))
+        print("HEXISTS es:seen:%s:%s %s" % (r["platform"], day, r["id"]))
 open(sys.argv[2], "w").write(str(wechat))
 PY
 total=$(wc -l < "$tmp/keys.txt")
 # serve catches up within a few polls; give a loaded machine up to 30 s
 wx_pub=$(cat "$tmp/wechat.count")
 for _ in $(seq 60); do
-    seen=$(sed 's/^/EXISTS /' "$tmp/keys.txt" | redis-cli -s "$sock" | grep -c '^1$')
-    wx_seen=$(redis-cli -s "$sock" --scan --pattern 'es:seen:wechat:*' | wc -l)
+    seen=$(redis-cli -s "$sock" < "$tmp/keys.txt" | grep -c '^1$')
+    wx_seen=$(redis-cli -s "$sock" --scan --pattern 'es:seen:wechat:*' |
+        sed 's/^/HLEN /' | redis-cli -s "$sock" | awk '{n += $1} END {print n + 0}')
     [ "$seen" = "$total" ] && [ "$wx_seen" = "$wx_pub" ] && break
     sleep 0.5
 done
