@@ -56,7 +56,7 @@ int es_alerter_start(const struct es_alert_opts *o, struct es_alerter **out, str
         return ES_EINVAL;
     }
     a->o.allow = NULL; /* parsed; the string is not kept */
-    es__adb_url(&a->o, a->url, sizeof a->url);
+    es__alert_adb_url(&a->o, a->url, sizeof a->url);
     a->o.redis_url = a->o.data_dir = NULL;
     if (o && o->consumer && *o->consumer) {
         snprintf(a->consumer, sizeof a->consumer, "%s", o->consumer);
@@ -66,12 +66,12 @@ int es_alerter_start(const struct es_alert_opts *o, struct es_alerter **out, str
         snprintf(a->consumer, sizeof a->consumer, "%s", host);
     }
     a->o.consumer = NULL;
-    rc = es__sender_start(a, d);
+    rc = es__alert_sender_start(a, d);
     if (!rc) {
-        rc = es__matcher_start(a, d);
+        rc = es__alert_matcher_start(a, d);
         if (rc) {
             atomic_store(&a->stop, 1);
-            es__sender_stop(a);
+            es__alert_sender_stop(a);
         }
     }
     if (rc) {
@@ -102,8 +102,8 @@ void es_alerter_stop(struct es_alerter *a)
     if (!a)
         return;
     atomic_store(&a->stop, 1);
-    es__matcher_stop(a);
-    es__sender_stop(a);
+    es__alert_matcher_stop(a);
+    es__alert_sender_stop(a);
     es_log(ES_LOG_INFO, "alert", "event=stop delivered=%llu dead=%llu",
            (unsigned long long)atomic_load(&a->n_delivered),
            (unsigned long long)atomic_load(&a->n_dead));
@@ -153,7 +153,7 @@ int es_alert_send_test(const struct es_alert_opts *o, json_t *sub, char *report,
                               json_string_value(json_object_get(sub, "name"))
                                   ? json_string_value(json_object_get(sub, "name"))
                                   : "",
-                              "event_ms", (json_int_t)es__now_ms(&oo));
+                              "event_ms", (json_int_t)es__alert_now_ms(&oo));
     if (!alert)
         return ES_ENOMEM;
     int rc = 0;
@@ -162,28 +162,32 @@ int es_alert_send_test(const struct es_alert_opts *o, json_t *sub, char *report,
     json_array_foreach(json_object_get(sub, "channels"), i, ch) {
         char key[33], idx[24], nonce[32];
         snprintf(idx, sizeof idx, "%zu", i);
-        snprintf(nonce, sizeof nonce, "test:%lld", (long long)es__now_ms(&oo));
-        es__idem_key(key, sid ? sid : "", nonce, idx);
-        struct es__msg m;
+        snprintf(nonce, sizeof nonce, "test:%lld", (long long)es__alert_now_ms(&oo));
+        es__alert_idem_key(key, sid ? sid : "", nonce, idx);
+        struct es__alert_msg m;
         const char *type = json_string_value(json_object_get(ch, "type"));
-        bool email = es__ch_parse(type) == ES__CH_EMAIL;
+        bool email = es__alert_ch_parse(type) == ES__ALERT_CH_EMAIL;
         char line[600];
-        int r = es__render(ch, alert, lang ? lang : "zh", key, es__now_ms(&oo), &m);
+        int r = es__alert_render(ch, alert, lang ? lang : "zh", key, es__alert_now_ms(&oo), &m);
         if (r) {
             snprintf(line, sizeof line, "channels[%zu] %s: cannot render: %s\n", i,
                      type ? type : "?", es_strerror(r));
             rc = ES_EIO;
         } else {
             CURL *e = curl_easy_init();
-            struct es__guard g = {.allow = &allow};
+            struct es__alert_guard g = {.allow = &allow};
             struct es_buf resp;
             struct src src = {m.body.data, m.body.len, 0};
             char err[CURL_ERROR_SIZE] = "";
             es_buf_init(&resp, 64 << 10);
             CURLcode res = CURLE_OUT_OF_MEMORY;
             long code = 0;
+            if (e && es__alert_tls_setup(e, ch, email) != 0) {
+                curl_easy_cleanup(e);
+                e = NULL;
+            }
             if (e) {
-                es__guard_setup(e, &g, email);
+                es__alert_guard_setup(e, &g, email);
                 curl_easy_setopt(e, CURLOPT_URL, m.url);
                 curl_easy_setopt(e, CURLOPT_ERRORBUFFER, err);
                 curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
@@ -193,7 +197,6 @@ int es_alert_send_test(const struct es_alert_opts *o, json_t *sub, char *report,
                 if (email) {
                     curl_easy_setopt(e, CURLOPT_MAIL_FROM, m.from);
                     curl_easy_setopt(e, CURLOPT_MAIL_RCPT, m.rcpt);
-                    curl_easy_setopt(e, CURLOPT_USE_SSL, (long)CURLUSESSL_TRY);
                     curl_easy_setopt(e, CURLOPT_UPLOAD, 1L);
                     curl_easy_setopt(e, CURLOPT_READFUNCTION, on_read);
                     curl_easy_setopt(e, CURLOPT_READDATA, &src);
@@ -219,7 +222,7 @@ int es_alert_send_test(const struct es_alert_opts *o, json_t *sub, char *report,
                 snprintf(line, sizeof line, "channels[%zu] %s: %ld %.200s\n", i, type, code,
                          resp.data ? resp.data : "");
             es_buf_cleanup(&resp);
-            es__msg_cleanup(&m);
+            es__alert_msg_cleanup(&m);
         }
         if (report && used < n) {
             snprintf(report + used, n - used, "%s", line);

@@ -8,7 +8,8 @@
 
 #include "alert/internal.h"
 
-int es__hmac_sha256(const void *key, size_t kn, const void *msg, size_t mn, unsigned char *out)
+int es__alert_hmac_sha256(const void *key, size_t kn, const void *msg, size_t mn,
+                          unsigned char *out)
 {
     unsigned int len = 0;
     static const unsigned char empty[1];
@@ -17,7 +18,7 @@ int es__hmac_sha256(const void *key, size_t kn, const void *msg, size_t mn, unsi
     return 0;
 }
 
-void es__hex(const unsigned char *p, size_t n, char *out)
+void es__alert_hex(const unsigned char *p, size_t n, char *out)
 {
     static const char d[] = "0123456789abcdef";
     for (size_t i = 0; i < n; i++) {
@@ -27,12 +28,12 @@ void es__hex(const unsigned char *p, size_t n, char *out)
     out[2 * n] = '\0';
 }
 
-void es__b64(const unsigned char *p, size_t n, char *out)
+void es__alert_b64(const unsigned char *p, size_t n, char *out)
 {
     EVP_EncodeBlock((unsigned char *)out, p, (int)n);
 }
 
-int es__urlenc(struct es_buf *b, const char *s)
+int es__alert_urlenc(struct es_buf *b, const char *s)
 {
     static const char d[] = "0123456789ABCDEF";
     for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
@@ -50,7 +51,7 @@ int es__urlenc(struct es_buf *b, const char *s)
     return 0;
 }
 
-void es__idem_key(char out[33], const char *a, const char *b, const char *c)
+void es__alert_idem_key(char out[33], const char *a, const char *b, const char *c)
 {
     unsigned char md[SHA256_DIGEST_LENGTH];
     EVP_MD_CTX *x = EVP_MD_CTX_new();
@@ -58,7 +59,7 @@ void es__idem_key(char out[33], const char *a, const char *b, const char *c)
     if (x && EVP_DigestInit_ex(x, EVP_sha256(), NULL) == 1 &&
         EVP_DigestUpdate(x, a, strlen(a) + 1) == 1 && EVP_DigestUpdate(x, b, strlen(b) + 1) == 1 &&
         EVP_DigestUpdate(x, c, strlen(c)) == 1 && EVP_DigestFinal_ex(x, md, &len) == 1) {
-        es__hex(md, 16, out);
+        es__alert_hex(md, 16, out);
     } else {
         snprintf(out, 33, "%s", "00000000000000000000000000000000");
     }

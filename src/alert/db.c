@@ -11,9 +11,10 @@
 #include "alert/internal.h"
 #include "earshot/store.h"
 
-void es__adb_url(const struct es_alert_opts *o, char *out, size_t n)
+void es__alert_adb_url(const struct es_alert_opts *o, char *out, size_t n)
 {
-    const char *url = o && o->redis_url && *o->redis_url ? o->redis_url : getenv("EARSHOT_REDIS_URL");
+    const char *url =
+        o && o->redis_url && *o->redis_url ? o->redis_url : getenv("EARSHOT_REDIS_URL");
     if (url && *url) {
         snprintf(out, n, "%s", url);
         return;
@@ -26,7 +27,7 @@ void es__adb_url(const struct es_alert_opts *o, char *out, size_t n)
     snprintf(out, n, "unix://%s/redis.sock", dir);
 }
 
-static int parse_url(struct es__adb *db, const char *url, struct es_diag *d)
+static int parse_url(struct es__alert_adb *db, const char *url, struct es_diag *d)
 {
     if (strncmp(url, "unix://", 7) == 0) {
         snprintf(db->sock, sizeof db->sock, "%s", url + 7);
@@ -53,7 +54,7 @@ static int parse_url(struct es__adb *db, const char *url, struct es_diag *d)
     return 0;
 }
 
-static int connect_now(struct es__adb *db, struct es_diag *d)
+static int connect_now(struct es__alert_adb *db, struct es_diag *d)
 {
     struct timeval tv = {db->timeout_ms / 1000, (db->timeout_ms % 1000) * 1000};
     if (db->c)
@@ -73,7 +74,7 @@ static int connect_now(struct es__adb *db, struct es_diag *d)
     return 0;
 }
 
-int es__adb_open(struct es__adb *db, const char *url, int timeout_ms, struct es_diag *d)
+int es__alert_adb_open(struct es__alert_adb *db, const char *url, int timeout_ms, struct es_diag *d)
 {
     memset(db, 0, sizeof *db);
     db->timeout_ms = timeout_ms > 0 ? timeout_ms : 5000;
@@ -83,7 +84,7 @@ int es__adb_open(struct es__adb *db, const char *url, int timeout_ms, struct es_
     return connect_now(db, d);
 }
 
-void es__adb_close(struct es__adb *db)
+void es__alert_adb_close(struct es__alert_adb *db)
 {
     if (db && db->c) {
         redisFree(db->c);
@@ -91,7 +92,8 @@ void es__adb_close(struct es__adb *db)
     }
 }
 
-redisReply *es__adb_cmd(struct es__adb *db, int argc, const char **argv, const size_t *lens)
+redisReply *es__alert_adb_cmd(struct es__alert_adb *db, int argc, const char **argv,
+                              const size_t *lens)
 {
     for (int attempt = 0; attempt < 2; attempt++) {
         if (!db->c && connect_now(db, NULL) != 0)
@@ -105,8 +107,8 @@ redisReply *es__adb_cmd(struct es__adb *db, int argc, const char **argv, const s
     return NULL;
 }
 
-int es__adb_pipe(struct es__adb *db, int n, const int *argc, const char ***argv,
-                 const size_t **lens, redisReply **rep)
+int es__alert_adb_pipe(struct es__alert_adb *db, int n, const int *argc, const char ***argv,
+                       const size_t **lens, redisReply **rep)
 {
     for (int i = 0; i < n; i++)
         rep[i] = NULL;

@@ -63,10 +63,10 @@ struct series {
     struct es_spike sp;
 };
 
-struct es__matcher {
+struct es__alert_matcher {
     struct es_alerter *a;
     uv_thread_t th;
-    struct es__adb db;
+    struct es__alert_adb db;
     struct es_norm *norm;
     struct es_norm_out nout;
     struct msub *subs;
@@ -134,7 +134,7 @@ static int cmd(struct cmdq *q, ...)
 }
 
 /* run: every queued command in one round trip; rep (q->n entries) gets the replies. */
-static int run(struct es__matcher *m, struct cmdq *q, redisReply **rep)
+static int run(struct es__alert_matcher *m, struct cmdq *q, redisReply **rep)
 {
     if (q->n == 0)
         return 0;
@@ -148,7 +148,7 @@ static int run(struct es__matcher *m, struct cmdq *q, redisReply **rep)
             argv[i] = q->v[i].argv;
             lens[i] = q->v[i].lens;
         }
-        rc = es__adb_pipe(&m->db, q->n, argc, argv, lens, rep);
+        rc = es__alert_adb_pipe(&m->db, q->n, argc, argv, lens, rep);
     }
     es_free(argc);
     es_free(argv);
@@ -172,7 +172,7 @@ static const char *dflt(const char *s, const char *d)
 
 /* ---- subscriptions ---- */
 
-static void subs_free(struct es__matcher *m)
+static void subs_free(struct es__alert_matcher *m)
 {
     for (size_t i = 0; i < m->n_subs; i++) {
         json_decref(m->subs[i].sub);
@@ -197,7 +197,7 @@ static bool has(json_t *arr, const char *v)
     return false;
 }
 
-static char *norm_dup(struct es__matcher *m, const char *s)
+static char *norm_dup(struct es__alert_matcher *m, const char *s)
 {
     if (!m->norm) {
         const char *warn = NULL;
@@ -213,18 +213,18 @@ static char *norm_dup(struct es__matcher *m, const char *s)
     return es_strndup(m->nout.text, m->nout.len);
 }
 
-static void load_subs(struct es__matcher *m)
+static void load_subs(struct es__alert_matcher *m)
 {
-    const char *a1[] = {"GET", ES__AK_SUBS_VER};
-    redisReply *r = es__adb_cmd(&m->db, 2, a1, NULL);
+    const char *a1[] = {"GET", ES__ALERT_K_SUBS_VER};
+    redisReply *r = es__alert_adb_cmd(&m->db, 2, a1, NULL);
     if (!r)
         return;
     long long ver = r->type == REDIS_REPLY_STRING ? strtoll(r->str, NULL, 10) : 0;
     freeReplyObject(r);
     if (m->have_ver && ver == m->ver)
         return;
-    const char *a2[] = {"SMEMBERS", ES__AK_SUBS};
-    r = es__adb_cmd(&m->db, 2, a2, NULL);
+    const char *a2[] = {"SMEMBERS", ES__ALERT_K_SUBS};
+    r = es__alert_adb_cmd(&m->db, 2, a2, NULL);
     if (!r || r->type != REDIS_REPLY_ARRAY) {
         if (r)
             freeReplyObject(r);
@@ -234,9 +234,9 @@ static void load_subs(struct es__matcher *m)
     m->subs = es_calloc(r->elements ? r->elements : 1, sizeof *m->subs);
     for (size_t i = 0; m->subs && i < r->elements; i++) {
         char key[128];
-        snprintf(key, sizeof key, ES__AK_SUB "%s", r->element[i]->str);
+        snprintf(key, sizeof key, ES__ALERT_K_SUB "%s", r->element[i]->str);
         const char *a3[] = {"GET", key};
-        redisReply *g = es__adb_cmd(&m->db, 2, a3, NULL);
+        redisReply *g = es__alert_adb_cmd(&m->db, 2, a3, NULL);
         json_t *sub = g && g->type == REDIS_REPLY_STRING ? json_loadb(g->str, g->len, 0, NULL)
                                                           : NULL;
         if (g)
@@ -248,7 +248,8 @@ static void load_subs(struct es__matcher *m)
         s->id = json_string_value(json_object_get(sub, "id"));
         if (!s->id)
             s->id = "";
-        s->digest = strcmp(dflt(json_string_value(json_object_get(sub, "mode")), ""), "digest") == 0;
+        s->digest =
+            strcmp(dflt(json_string_value(json_object_get(sub, "mode")), ""), "digest") == 0;
         json_t *iv = json_object_get(sub, "interval_s");
         s->interval_s = json_is_integer(iv) ? (int)json_integer_value(iv)
                                             : m->a->o.digest_interval_s;
@@ -287,7 +288,7 @@ static json_t *sub_filter_ok(struct msub *s, const char *brand, const char *cate
 }
 
 /* deliver queues one XADD per channel of s for alert (alert id in "id"). */
-static int deliver(struct es__matcher *m, struct cmdq *q, struct msub *s, json_t *alert,
+static int deliver(struct es__alert_matcher *m, struct cmdq *q, struct msub *s, json_t *alert,
                    int64_t event_ms)
 {
     json_t *chs = json_object_get(s->sub, "channels");
@@ -307,14 +308,14 @@ static int deliver(struct es__matcher *m, struct cmdq *q, struct msub *s, json_t
     json_array_foreach(chs, i, c) {
         char idx[24], key[33];
         snprintf(idx, sizeof idx, "%zu", i);
-        es__idem_key(key, s->id, aid ? aid : "", idx);
+        es__alert_idem_key(key, s->id, aid ? aid : "", idx);
         char *cj = json_dumps(c, JSON_COMPACT);
         if (!cj) {
             rc = ES_ENOMEM;
             break;
         }
-        rc = cmd(q, "XADD", ES__AK_OUT, "MAXLEN", "~", ES__OUT_MAXLEN, "*", "key", key, "sub",
-                 s->id, "ch", idx, "type",
+        rc = cmd(q, "XADD", ES__ALERT_K_OUT, "MAXLEN", "~", ES__ALERT_OUT_MAXLEN, "*", "key", key,
+                 "sub", s->id, "ch", idx, "type",
                  dflt(json_string_value(json_object_get(alert, "type")), "mention"), "lang",
                  lang ? lang : "zh", "ms", ms, "channel", cj, "alert", aj, (const char *)NULL);
         free(cj);
@@ -387,7 +388,7 @@ static json_t *mention_alert(const struct ev *e, const redisReply *h)
     return a;
 }
 
-static bool keywords_ok(struct es__matcher *m, struct msub *s, const char *text)
+static bool keywords_ok(struct es__alert_matcher *m, struct msub *s, const char *text)
 {
     if (!s->n_kw)
         return true;
@@ -399,12 +400,12 @@ static bool keywords_ok(struct es__matcher *m, struct msub *s, const char *text)
     return false;
 }
 
-static int digest_add(struct es__matcher *m, struct cmdq *q, struct msub *s, json_t *alert)
+static int digest_add(struct es__alert_matcher *m, struct cmdq *q, struct msub *s, json_t *alert)
 {
     char k1[128], k2[140], now[32], score[64];
-    snprintf(k1, sizeof k1, ES__AK_DIG "%s", s->id);
-    snprintf(k2, sizeof k2, ES__AK_DIG "%s:top", s->id);
-    snprintf(now, sizeof now, "%lld", (long long)es__now_ms(&m->a->o));
+    snprintf(k1, sizeof k1, ES__ALERT_K_DIG "%s", s->id);
+    snprintf(k2, sizeof k2, ES__ALERT_K_DIG "%s:top", s->id);
+    snprintf(now, sizeof now, "%lld", (long long)es__alert_now_ms(&m->a->o));
     long long sev = json_integer_value(json_object_get(alert, "severity"));
     long long ems = json_integer_value(json_object_get(alert, "event_ms"));
     snprintf(score, sizeof score, "%lld", sev * 10000000000000LL + ems % 10000000000000LL);
@@ -434,14 +435,14 @@ static bool all_ok(redisReply **rep, int n)
 }
 
 /* process one batch of es:events entries (r is the XREADGROUP stream's entry array) */
-static int process(struct es__matcher *m, const redisReply *entries)
+static int process(struct es__alert_matcher *m, const redisReply *entries)
 {
     size_t n = entries->elements;
     struct ev *ev = es_calloc(n ? n : 1, sizeof *ev);
     struct cmdq q = {0}, q2 = {0};
     redisReply **rep = NULL, **rep2 = NULL;
     json_t **alerts = es_calloc(n ? n : 1, sizeof *alerts);
-    int64_t now = es__now_ms(&m->a->o);
+    int64_t now = es__alert_now_ms(&m->a->o);
     int64_t win = m->a->o.churn_window_ms;
     int rc = ES_ENOMEM;
     if (!ev || !alerts)
@@ -522,7 +523,7 @@ static int process(struct es__matcher *m, const redisReply *entries)
             continue;
         json_object_set_new(alerts[i], "negatives_30d", json_integer(c->integer));
         char key[600], px[32];
-        snprintf(key, sizeof key, ES__AK_CHURN "%s:%s", ev[i].platform,
+        snprintf(key, sizeof key, ES__ALERT_K_CHURN "%s:%s", ev[i].platform,
                  json_string_value(json_object_get(alerts[i], "author_id")));
         snprintf(px, sizeof px, "%lld", (long long)win);
         if (cmd(&q3, "SET", key, ev[i].mid, "NX", "PX", px, (const char *)NULL) == 0)
@@ -599,7 +600,8 @@ static int process(struct es__matcher *m, const redisReply *entries)
     for (size_t i = 0; i < n; i++) {
         if (!ev[i].id[0])
             continue;
-        if ((rc = cmd(&q, "XACK", ES__EVENTS, ES__G_EVENTS, ev[i].id, (const char *)NULL)) != 0)
+        if ((rc = cmd(&q, "XACK", ES__ALERT_EVENTS, ES__ALERT_G_EVENTS, ev[i].id,
+                      (const char *)NULL)) != 0)
             goto out;
     }
     es_free(rep);
@@ -623,21 +625,21 @@ out:
 
 /* ---- digests ---- */
 
-static void digest_flush(struct es__matcher *m, struct msub *s, int64_t now)
+static void digest_flush(struct es__alert_matcher *m, struct msub *s, int64_t now)
 {
     char k1[128], k2[140], f1[140], f2[150];
-    snprintf(k1, sizeof k1, ES__AK_DIG "%s", s->id);
-    snprintf(k2, sizeof k2, ES__AK_DIG "%s:top", s->id);
-    snprintf(f1, sizeof f1, ES__AK_DIG "%s:flush", s->id);
-    snprintf(f2, sizeof f2, ES__AK_DIG "%s:flush:top", s->id);
+    snprintf(k1, sizeof k1, ES__ALERT_K_DIG "%s", s->id);
+    snprintf(k2, sizeof k2, ES__ALERT_K_DIG "%s:top", s->id);
+    snprintf(f1, sizeof f1, ES__ALERT_K_DIG "%s:flush", s->id);
+    snprintf(f2, sizeof f2, ES__ALERT_K_DIG "%s:flush:top", s->id);
     const char *ex[] = {"EXISTS", f1};
-    redisReply *r = es__adb_cmd(&m->db, 2, ex, NULL);
+    redisReply *r = es__alert_adb_cmd(&m->db, 2, ex, NULL);
     bool pending = r && r->type == REDIS_REPLY_INTEGER && r->integer == 1;
     if (r)
         freeReplyObject(r);
     if (!pending) {
         const char *hg[] = {"HGET", k1, "start_ms"};
-        r = es__adb_cmd(&m->db, 3, hg, NULL);
+        r = es__alert_adb_cmd(&m->db, 3, hg, NULL);
         int64_t start = r && r->type == REDIS_REPLY_STRING ? strtoll(r->str, NULL, 10) : 0;
         if (r)
             freeReplyObject(r);
@@ -656,8 +658,8 @@ static void digest_flush(struct es__matcher *m, struct msub *s, int64_t now)
     }
     const char *hga[] = {"HGETALL", f1};
     const char *zr[] = {"ZREVRANGE", f2, "0", "4"};
-    redisReply *h = es__adb_cmd(&m->db, 2, hga, NULL);
-    redisReply *z = es__adb_cmd(&m->db, 4, zr, NULL);
+    redisReply *h = es__alert_adb_cmd(&m->db, 2, hga, NULL);
+    redisReply *z = es__alert_adb_cmd(&m->db, 4, zr, NULL);
     const char *start = hget(h, "start_ms");
     if (start) {
         json_t *top = json_array();
@@ -672,13 +674,20 @@ static void digest_flush(struct es__matcher *m, struct msub *s, int64_t now)
                               "count", (json_int_t)strtoll(dflt(hget(h, "count"), "0"), NULL, 10),
                               "interval_s", s->interval_s, "event_ms",
                               (json_int_t)strtoll(start, NULL, 10), "top", top);
+        /* the XADDs first; the interval is deleted only once every delivery is in the
+         * stream, else it stays aside and the next check sends it again (same key) */
         struct cmdq q = {0};
         redisReply **rep = NULL;
-        if (a && deliver(m, &q, s, a, strtoll(start, NULL, 10)) == 0 &&
-            cmd(&q, "DEL", f1, f2, (const char *)NULL) == 0) {
-            rep = es_calloc((size_t)q.n, sizeof *rep);
-            if (rep && run(m, &q, rep) == 0)
+        if (a && deliver(m, &q, s, a, strtoll(start, NULL, 10)) == 0) {
+            rep = es_calloc((size_t)q.n + 1, sizeof *rep);
+            bool sent = rep && run(m, &q, rep) == 0 && all_ok(rep, q.n);
+            if (rep)
+                free_replies(rep, q.n);
+            cmdq_reset(&q);
+            if (sent && cmd(&q, "DEL", f1, f2, (const char *)NULL) == 0 && run(m, &q, rep) == 0)
                 es_log(ES_LOG_INFO, MOD, "event=digest sub=%s", s->id);
+            else if (!sent)
+                es_log(ES_LOG_WARN, MOD, "event=digest_xadd_failed sub=%s", s->id);
         }
         if (rep)
             free_replies(rep, q.n);
@@ -694,7 +703,7 @@ static void digest_flush(struct es__matcher *m, struct msub *s, int64_t now)
 
 /* ---- spikes ---- */
 
-static struct series *series_get(struct es__matcher *m, const char *field, int64_t before)
+static struct series *series_get(struct es__alert_matcher *m, const char *field, int64_t before)
 {
     for (size_t i = 0; i < m->n_ser; i++)
         if (strcmp(m->ser[i].name, field) == 0)
@@ -724,13 +733,13 @@ static struct series *series_get(struct es__matcher *m, const char *field, int64
     return s;
 }
 
-static void spike_alert(struct es__matcher *m, struct series *s, int64_t minute,
+static void spike_alert(struct es__alert_matcher *m, struct series *s, int64_t minute,
                         const struct es_spike_verdict *v)
 {
     char key[400], id[400];
-    snprintf(key, sizeof key, ES__AK_SPIKE "%s:%lld", s->name, (long long)minute);
+    snprintf(key, sizeof key, ES__ALERT_K_SPIKE "%s:%lld", s->name, (long long)minute);
     const char *sx[] = {"SET", key, "1", "NX", "EX", "172800"};
-    redisReply *r = es__adb_cmd(&m->db, 6, sx, NULL);
+    redisReply *r = es__alert_adb_cmd(&m->db, 6, sx, NULL);
     bool first = r && r->type == REDIS_REPLY_STATUS;
     if (r)
         freeReplyObject(r);
@@ -756,14 +765,14 @@ static void spike_alert(struct es__matcher *m, struct series *s, int64_t minute,
                               s->sp.o.window_min, "baseline_min", s->sp.o.baseline_min,
                               "minute_ms", (json_int_t)(minute * 60000));
         if (a)
-            deliver(m, &q, sub, a, es__now_ms(&m->a->o));
+            deliver(m, &q, sub, a, es__alert_now_ms(&m->a->o));
         json_decref(a);
     }
     redisReply **rep = es_calloc((size_t)q.n + 1, sizeof *rep);
     if (rep && run(m, &q, rep) == 0 && !all_ok(rep, q.n)) {
         /* allow a retry on the next check */
         const char *dx[] = {"DEL", key};
-        redisReply *d = es__adb_cmd(&m->db, 2, dx, NULL);
+        redisReply *d = es__alert_adb_cmd(&m->db, 2, dx, NULL);
         if (d)
             freeReplyObject(d);
     }
@@ -773,7 +782,7 @@ static void spike_alert(struct es__matcher *m, struct series *s, int64_t minute,
     cmdq_free(&q);
 }
 
-static void spike_check(struct es__matcher *m, int64_t now)
+static void spike_check(struct es__alert_matcher *m, int64_t now)
 {
     int64_t cur = now / 60000; /* the current minute is incomplete */
     const struct es_spike_opts *so = &m->a->o.spike;
@@ -827,27 +836,27 @@ static void spike_check(struct es__matcher *m, int64_t now)
 
 /* ---- the thread ---- */
 
-static void ensure_groups(struct es__matcher *m)
+static void ensure_groups(struct es__alert_matcher *m)
 {
-    const char *g1[] = {"XGROUP", "CREATE", ES__EVENTS, ES__G_EVENTS, "$", "MKSTREAM"};
-    const char *g2[] = {"XGROUP", "CREATE", ES__AK_OUT, ES__G_OUT, "0", "MKSTREAM"};
-    redisReply *r = es__adb_cmd(&m->db, 6, g1, NULL);
+    const char *g1[] = {"XGROUP", "CREATE", ES__ALERT_EVENTS, ES__ALERT_G_EVENTS, "$", "MKSTREAM"};
+    const char *g2[] = {"XGROUP", "CREATE", ES__ALERT_K_OUT, ES__ALERT_G_OUT, "0", "MKSTREAM"};
+    redisReply *r = es__alert_adb_cmd(&m->db, 6, g1, NULL);
     if (r)
         freeReplyObject(r);
-    r = es__adb_cmd(&m->db, 6, g2, NULL);
+    r = es__alert_adb_cmd(&m->db, 6, g2, NULL);
     if (r)
         freeReplyObject(r);
 }
 
 static void main_loop(void *arg)
 {
-    struct es__matcher *m = arg;
+    struct es__alert_matcher *m = arg;
     struct es_alerter *a = m->a;
     char cursor[48] = "0"; /* own pending entries first */
     bool pending = true;
     ensure_groups(m);
     while (!atomic_load(&a->stop)) {
-        int64_t now = es__now_ms(&a->o);
+        int64_t now = es__alert_now_ms(&a->o);
         load_subs(m);
         if (now >= m->next_digest_ms) {
             for (size_t i = 0; i < m->n_subs; i++)
@@ -859,12 +868,21 @@ static void main_loop(void *arg)
             spike_check(m, now);
             m->next_spike_ms = now + (int64_t)a->o.spike_check_s * 1000;
         }
-        const char *argv[] = {"XREADGROUP", "GROUP", ES__G_EVENTS, a->consumer, "COUNT", "256",
-                              "BLOCK", "200", "STREAMS", ES__EVENTS, pending ? cursor : ">"};
-        const char *pv[] = {"XREADGROUP", "GROUP", ES__G_EVENTS, a->consumer, "COUNT", "256",
-                            "STREAMS", ES__EVENTS, cursor};
-        redisReply *r = pending ? es__adb_cmd(&m->db, 9, pv, NULL)
-                                : es__adb_cmd(&m->db, 11, argv, NULL);
+        const char *argv[] = {"XREADGROUP",
+                              "GROUP",
+                              ES__ALERT_G_EVENTS,
+                              a->consumer,
+                              "COUNT",
+                              "256",
+                              "BLOCK",
+                              "200",
+                              "STREAMS",
+                              ES__ALERT_EVENTS,
+                              pending ? cursor : ">"};
+        const char *pv[] = {"XREADGROUP", "GROUP",   ES__ALERT_G_EVENTS, a->consumer, "COUNT",
+                            "256",        "STREAMS", ES__ALERT_EVENTS,   cursor};
+        redisReply *r = pending ? es__alert_adb_cmd(&m->db, 9, pv, NULL)
+                                : es__alert_adb_cmd(&m->db, 11, argv, NULL);
         if (!r) {
             usleep(200 * 1000);
             continue;
@@ -899,7 +917,7 @@ static void main_loop(void *arg)
     }
 }
 
-int64_t es__now_ms(const struct es_alert_opts *o)
+int64_t es__alert_now_ms(const struct es_alert_opts *o)
 {
     if (o->now)
         return o->now(o->now_ud);
@@ -908,20 +926,20 @@ int64_t es__now_ms(const struct es_alert_opts *o)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-int es__matcher_start(struct es_alerter *a, struct es_diag *d)
+int es__alert_matcher_start(struct es_alerter *a, struct es_diag *d)
 {
-    struct es__matcher *m = es_calloc(1, sizeof *m);
+    struct es__alert_matcher *m = es_calloc(1, sizeof *m);
     if (!m)
         return ES_ENOMEM;
     m->a = a;
     m->fed_minute = -1;
-    int rc = es__adb_open(&m->db, a->url, 5000, d);
+    int rc = es__alert_adb_open(&m->db, a->url, 5000, d);
     if (rc) {
         es_free(m);
         return rc;
     }
     if (uv_thread_create(&m->th, main_loop, m) != 0) {
-        es__adb_close(&m->db);
+        es__alert_adb_close(&m->db);
         es_free(m);
         return ES_EIO;
     }
@@ -929,9 +947,9 @@ int es__matcher_start(struct es_alerter *a, struct es_diag *d)
     return 0;
 }
 
-void es__matcher_stop(struct es_alerter *a)
+void es__alert_matcher_stop(struct es_alerter *a)
 {
-    struct es__matcher *m = a->m;
+    struct es__alert_matcher *m = a->m;
     if (!m)
         return;
     uv_thread_join(&m->th);
@@ -941,7 +959,7 @@ void es__matcher_stop(struct es_alerter *a)
     es_free(m->ser);
     es_norm_out_cleanup(&m->nout);
     es_norm_free(m->norm);
-    es__adb_close(&m->db);
+    es__alert_adb_close(&m->db);
     es_free(m);
     a->m = NULL;
 }

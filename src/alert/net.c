@@ -21,6 +21,10 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <openssl/err.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
+
 #include "alert/internal.h"
 #include "earshot/log.h"
 
@@ -261,7 +265,7 @@ out:
 
 static curl_socket_t on_open_socket(void *ud, curlsocktype purpose, struct curl_sockaddr *a)
 {
-    struct es__guard *g = ud;
+    struct es__alert_guard *g = ud;
     if (purpose != CURLSOCKTYPE_IPCXN)
         return CURL_SOCKET_BAD;
     enum es_net_class c = es_net_classify(&a->addr, g->allow);
@@ -277,7 +281,7 @@ static curl_socket_t on_open_socket(void *ud, curlsocktype purpose, struct curl_
     return socket(a->family, a->socktype, a->protocol);
 }
 
-void es__guard_setup(CURL *e, struct es__guard *g, bool email)
+void es__alert_guard_setup(CURL *e, struct es__alert_guard *g, bool email)
 {
     g->why[0] = '\0';
     curl_easy_setopt(e, CURLOPT_OPENSOCKETFUNCTION, on_open_socket);
@@ -285,4 +289,51 @@ void es__guard_setup(CURL *e, struct es__guard *g, bool email)
     curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, email ? "smtp,smtps" : "http,https");
     curl_easy_setopt(e, CURLOPT_PROXY, "");
     curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L);
+}
+
+/* ---- TLS ---- */
+
+int es__alert_pem_certs(const char *s, size_t n)
+{
+    if (!s || n == 0 || n > INT32_MAX)
+        return 0;
+    BIO *b = BIO_new_mem_buf(s, (int)n);
+    if (!b)
+        return 0;
+    int count = 0;
+    X509 *x;
+    while ((x = PEM_read_bio_X509(b, NULL, NULL, NULL)) != NULL) {
+        X509_free(x);
+        count++;
+    }
+    /* the end of the input is reported as an error too: anything else means garbage */
+    unsigned long e = ERR_peek_last_error();
+    if (count && e && !(ERR_GET_LIB(e) == ERR_LIB_PEM && ERR_GET_REASON(e) == PEM_R_NO_START_LINE))
+        count = 0;
+    ERR_clear_error();
+    BIO_free(b);
+    return count;
+}
+
+int es__alert_tls_setup(CURL *e, json_t *channel, bool email)
+{
+    const char *ca = json_string_value(json_object_get(channel, "tls_ca"));
+    curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 1L);
+    curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 2L);
+    if (ca && *ca) {
+        struct curl_blob blob = {(void *)ca, strlen(ca), CURL_BLOB_COPY};
+        if (curl_easy_setopt(e, CURLOPT_CAINFO_BLOB, &blob) != CURLE_OK)
+            return ES_ENOMEM;
+        curl_easy_setopt(e, CURLOPT_CAPATH, NULL); /* that CA only, not the system's too */
+    }
+    if (email)
+        curl_easy_setopt(e, CURLOPT_USE_SSL, (long)(ca && *ca ? CURLUSESSL_ALL : CURLUSESSL_TRY));
+    if (email || (ca && *ca)) {
+        /* a connection left open by another channel to the same server was secured (or not)
+         * by that channel's rules: libcurl would reuse a plain SMTP connection for a channel
+         * that requires TLS, or one verified against other CAs, so these get their own */
+        curl_easy_setopt(e, CURLOPT_FRESH_CONNECT, 1L);
+        curl_easy_setopt(e, CURLOPT_FORBID_REUSE, 1L);
+    }
+    return 0;
 }

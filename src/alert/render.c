@@ -29,20 +29,20 @@
 
 enum style { PLAIN, MD, SLACK };
 
-static const char *ch_names[ES__CH_N] = {"webhook", "slack", "dingtalk", "wecom", "feishu",
-                                         "email"};
+static const char *ch_names[ES__ALERT_CH_N] = {"webhook", "slack",  "dingtalk",
+                                               "wecom",   "feishu", "email"};
 
-int es__ch_parse(const char *name)
+int es__alert_ch_parse(const char *name)
 {
-    for (int i = 0; name && i < ES__CH_N; i++)
+    for (int i = 0; name && i < ES__ALERT_CH_N; i++)
         if (strcmp(name, ch_names[i]) == 0)
             return i;
     return -1;
 }
 
-const char *es__ch_name(int ch)
+const char *es__alert_ch_name(int ch)
 {
-    return ch >= 0 && ch < ES__CH_N ? ch_names[ch] : "?";
+    return ch >= 0 && ch < ES__ALERT_CH_N ? ch_names[ch] : "?";
 }
 
 static const char *sget(json_t *o, const char *k)
@@ -196,7 +196,8 @@ static int text_styled(json_t *a, const char *lang, enum style st, struct es_buf
         rc = rc ? rc : post_lines(body, a, zh, st);
     } else if (strcmp(type, "digest") == 0) {
         char t[160];
-        snprintf(t, sizeof t, zh ? "[earshot] 摘要: %lld 条新提及" : "[earshot] Digest: %lld new mentions",
+        snprintf(t, sizeof t,
+                 zh ? "[earshot] 摘要: %lld 条新提及" : "[earshot] Digest: %lld new mentions",
                  iget(a, "count"));
         rc = es_buf_puts(title, t);
         rc = rc ? rc : line(body, zh ? "订阅" : "Subscription", sget(a, "sub_name"), 128, st);
@@ -242,7 +243,7 @@ int es__alert_text(json_t *alert, const char *lang, bool markdown, struct es_buf
     return text_styled(alert, lang, markdown ? MD : PLAIN, title, body);
 }
 
-void es__msg_cleanup(struct es__msg *m)
+void es__alert_msg_cleanup(struct es__alert_msg *m)
 {
     if (!m)
         return;
@@ -254,7 +255,7 @@ void es__msg_cleanup(struct es__msg *m)
     memset(m, 0, sizeof *m);
 }
 
-static int add_hdr(struct es__msg *m, const char *fmt, const char *v)
+static int add_hdr(struct es__alert_msg *m, const char *fmt, const char *v)
 {
     char h[512];
     snprintf(h, sizeof h, fmt, v);
@@ -265,14 +266,25 @@ static int add_hdr(struct es__msg *m, const char *fmt, const char *v)
     return 0;
 }
 
+/*
+ * dump_json appends o's compact JSON. json_dumpb writes straight into the buffer, measured
+ * first: json_dumps grows a buffer of its own and, when one of those allocations fails and a
+ * later one succeeds, can return JSON with a piece missing (Jansson 2.14 ignores the result
+ * of an object key's write).
+ */
 static int dump_json(struct es_buf *b, json_t *o)
 {
-    char *s = json_dumps(o, JSON_COMPACT);
-    if (!s)
+    size_t n = json_dumpb(o, NULL, 0, JSON_COMPACT);
+    if (n == 0)
         return ES_ENOMEM;
-    int rc = es_buf_puts(b, s);
-    free(s);
-    return rc;
+    int rc = es_buf_reserve(b, n);
+    if (rc)
+        return rc;
+    if (json_dumpb(o, b->data + b->len, n, JSON_COMPACT) != n)
+        return ES_ENOMEM;
+    b->len += n;
+    b->data[b->len] = '\0';
+    return 0;
 }
 
 /* ---- email ---- */
@@ -282,7 +294,7 @@ static int b64_lines(struct es_buf *out, const char *p, size_t n)
     char enc[4 * (57 / 3) + 1];
     for (size_t i = 0; i < n; i += 57) {
         size_t k = n - i < 57 ? n - i : 57;
-        es__b64((const unsigned char *)p + i, k, enc);
+        es__alert_b64((const unsigned char *)p + i, k, enc);
         int rc = es_buf_puts(out, enc);
         if (!rc)
             rc = es_buf_puts(out, "\r\n");
@@ -308,7 +320,7 @@ static int subject_2047(struct es_buf *out, const char *s)
         if (k == 0)
             k = 1;
         char enc[4 * 16 + 1];
-        es__b64((const unsigned char *)s + i, k, enc);
+        es__alert_b64((const unsigned char *)s + i, k, enc);
         int rc = es_buf_printf(out, "%s=?UTF-8?B?%s?=", first ? "" : "\r\n ", enc);
         if (rc)
             return rc;
@@ -327,7 +339,7 @@ static bool header_safe(const char *s)
 }
 
 static int render_email(json_t *ch, json_t *alert, const char *lang, const char *key,
-                        int64_t now_ms, struct es__msg *m)
+                        int64_t now_ms, struct es__alert_msg *m)
 {
     struct es_buf title, body;
     es_buf_init(&title, 4096);
@@ -392,12 +404,18 @@ static json_t *obj(void)
     return json_object();
 }
 
-int es__render(json_t *ch, json_t *alert, const char *lang, const char *key, int64_t now_ms,
-               struct es__msg *m)
+/* set: json_object_set_new that says when an allocation failed (v's reference is taken) */
+static int set(json_t *o, const char *k, json_t *v)
+{
+    return json_object_set_new(o, k, v) == 0 ? 0 : ES_ENOMEM;
+}
+
+int es__alert_render(json_t *ch, json_t *alert, const char *lang, const char *key, int64_t now_ms,
+                     struct es__alert_msg *m)
 {
     memset(m, 0, sizeof *m);
     es_buf_init(&m->body, BODY_CAP);
-    int type = es__ch_parse(sget(ch, "type"));
+    int type = es__alert_ch_parse(sget(ch, "type"));
     const char *url = sget(ch, "url"), *secret = sget(ch, "secret");
     struct es_buf title, text, u;
     es_buf_init(&title, 4096);
@@ -409,7 +427,7 @@ int es__render(json_t *ch, json_t *alert, const char *lang, const char *key, int
         rc = ES_EINVAL;
         goto out;
     }
-    if (type == ES__CH_EMAIL) {
+    if (type == ES__ALERT_CH_EMAIL) {
         rc = render_email(ch, alert, lang, key, now_ms, m);
         rc = rc ? rc : es_buf_puts(&u, url);
         goto url;
@@ -423,14 +441,14 @@ int es__render(json_t *ch, json_t *alert, const char *lang, const char *key, int
     char ts_s[32], ts_ms[32];
     snprintf(ts_s, sizeof ts_s, "%lld", (long long)(now_ms / 1000));
     snprintf(ts_ms, sizeof ts_ms, "%lld", (long long)now_ms);
-    if (type == ES__CH_WEBHOOK) {
+    if (type == ES__ALERT_CH_WEBHOOK) {
         root = json_deep_copy(alert);
         if (!root) {
             rc = ES_ENOMEM;
             goto out;
         }
-        json_object_set_new(root, "idempotency_key", json_string(key));
-        rc = dump_json(&m->body, root);
+        rc = set(root, "idempotency_key", json_string(key));
+        rc = rc ? rc : dump_json(&m->body, root);
         rc = rc ? rc : add_hdr(m, "X-Earshot-Timestamp: %s", ts_s);
         if (!rc && *secret) {
             struct es_buf sb;
@@ -439,16 +457,16 @@ int es__render(json_t *ch, json_t *alert, const char *lang, const char *key, int
             char hex[65];
             rc = es_buf_printf(&sb, "%s.", ts_s);
             rc = rc ? rc : es_buf_append(&sb, m->body.data, m->body.len);
-            rc = rc ? rc : es__hmac_sha256(secret, strlen(secret), sb.data, sb.len, mac);
+            rc = rc ? rc : es__alert_hmac_sha256(secret, strlen(secret), sb.data, sb.len, mac);
             es_buf_cleanup(&sb);
             if (!rc) {
-                es__hex(mac, 32, hex);
+                es__alert_hex(mac, 32, hex);
                 rc = add_hdr(m, "X-Earshot-Signature: v1=%s", hex);
             }
         }
         goto url;
     }
-    enum style st = type == ES__CH_SLACK ? SLACK : MD;
+    enum style st = type == ES__ALERT_CH_SLACK ? SLACK : MD;
     rc = text_styled(alert, lang, st, &title, &text);
     if (rc)
         goto out;
@@ -458,26 +476,23 @@ int es__render(json_t *ch, json_t *alert, const char *lang, const char *key, int
         rc = ES_ENOMEM;
         goto out;
     }
-    if (type == ES__CH_SLACK) {
+    if (type == ES__ALERT_CH_SLACK) {
         char head[160];
         size_t hn = utf8_cut(tt, strlen(tt), 140);
         snprintf(head, sizeof head, "%.*s", (int)hn, tt);
-        json_object_set_new(root, "text", json_string(tt));
-        json_object_set_new(
+        rc = set(root, "text", json_string(tt));
+        rc = rc ? rc : set(
             root, "blocks",
             json_pack("[{s:s, s:{s:s, s:s}}, {s:s, s:{s:s, s:s}}, {s:s, s:[{s:s, s:s}]}]",
                       "type", "header", "text", "type", "plain_text", "text", head,
                       "type", "section", "text", "type", "mrkdwn", "text", tx,
                       "type", "context", "elements", "type", "mrkdwn", "text", key));
-    } else if (type == ES__CH_DINGTALK) {
+    } else if (type == ES__ALERT_CH_DINGTALK) {
         struct es_buf md;
         es_buf_init(&md, 70 << 10);
         rc = es_buf_printf(&md, "#### %s\n\n%s\n\n> %s", tt, tx, key);
-        if (!rc)
-            json_object_set_new(root, "msgtype", json_string("markdown"));
-        if (!rc)
-            json_object_set_new(root, "markdown",
-                                json_pack("{s:s, s:s}", "title", tt, "text", md.data));
+        rc = rc ? rc : set(root, "msgtype", json_string("markdown"));
+        rc = rc ? rc : set(root, "markdown", json_pack("{s:s, s:s}", "title", tt, "text", md.data));
         es_buf_cleanup(&md);
         if (!rc && *secret) {
             struct es_buf sb;
@@ -485,16 +500,16 @@ int es__render(json_t *ch, json_t *alert, const char *lang, const char *key, int
             unsigned char mac[32];
             char b64[64];
             rc = es_buf_printf(&sb, "%s\n%s", ts_ms, secret);
-            rc = rc ? rc : es__hmac_sha256(secret, strlen(secret), sb.data, sb.len, mac);
+            rc = rc ? rc : es__alert_hmac_sha256(secret, strlen(secret), sb.data, sb.len, mac);
             es_buf_cleanup(&sb);
             if (!rc) {
-                es__b64(mac, 32, b64);
+                es__alert_b64(mac, 32, b64);
                 rc = es_buf_printf(&u, "%stimestamp=%s&sign=", strchr(url, '?') ? "&" : "?",
                                    ts_ms);
-                rc = rc ? rc : es__urlenc(&u, b64);
+                rc = rc ? rc : es__alert_urlenc(&u, b64);
             }
         }
-    } else if (type == ES__CH_WECOM) {
+    } else if (type == ES__ALERT_CH_WECOM) {
         struct es_buf md;
         es_buf_init(&md, 4096); /* WeCom's limit for markdown content */
         rc = es_buf_printf(&md, "**%s**\n", tt);
@@ -502,31 +517,29 @@ int es__render(json_t *ch, json_t *alert, const char *lang, const char *key, int
         size_t cut = utf8_cut(tx, text.len, room);
         rc = rc ? rc : es_buf_append(&md, tx, cut);
         rc = rc ? rc : es_buf_printf(&md, "\n<font color=\"comment\">%s</font>", key);
-        if (!rc)
-            json_object_set_new(root, "msgtype", json_string("markdown"));
-        if (!rc)
-            json_object_set_new(root, "markdown", json_pack("{s:s}", "content", md.data));
+        rc = rc ? rc : set(root, "msgtype", json_string("markdown"));
+        rc = rc ? rc : set(root, "markdown", json_pack("{s:s}", "content", md.data));
         es_buf_cleanup(&md);
-    } else if (type == ES__CH_FEISHU) {
+    } else if (type == ES__ALERT_CH_FEISHU) {
         if (*secret) {
             struct es_buf kb;
             es_buf_init(&kb, 4096);
             unsigned char mac[32];
             char b64[64];
             rc = es_buf_printf(&kb, "%s\n%s", ts_s, secret);
-            rc = rc ? rc : es__hmac_sha256(kb.data, kb.len, "", 0, mac);
+            rc = rc ? rc : es__alert_hmac_sha256(kb.data, kb.len, "", 0, mac);
             es_buf_cleanup(&kb);
             if (!rc) {
-                es__b64(mac, 32, b64);
-                json_object_set_new(root, "timestamp", json_string(ts_s));
-                json_object_set_new(root, "sign", json_string(b64));
+                es__alert_b64(mac, 32, b64);
+                rc = set(root, "timestamp", json_string(ts_s));
+                rc = rc ? rc : set(root, "sign", json_string(b64));
             }
         }
         const char *tmpl = strcmp(sget(alert, "type"), "spike") == 0 ? "red"
                            : strcmp(sget(alert, "type"), "churn") == 0 ? "orange"
                                                                         : "blue";
-        json_object_set_new(root, "msg_type", json_string("interactive"));
-        json_object_set_new(
+        rc = rc ? rc : set(root, "msg_type", json_string("interactive"));
+        rc = rc ? rc : set(
             root, "card",
             json_pack("{s:{s:b}, s:{s:{s:s, s:s}, s:s}, s:[{s:s, s:{s:s, s:s}}, {s:s, s:[{s:s, "
                       "s:s}]}]}",
@@ -548,6 +561,6 @@ out:
     es_buf_cleanup(&text);
     es_buf_cleanup(&u);
     if (rc)
-        es__msg_cleanup(m);
+        es__alert_msg_cleanup(m);
     return rc;
 }

@@ -37,7 +37,7 @@
 enum { R_FLIGHT, R_WAIT, R_REDIS };
 
 struct req {
-    struct es__sender *s;
+    struct es__alert_sender *s;
     struct req *prev, *next;
     int state;
     char id[48];
@@ -48,11 +48,11 @@ struct req {
     int64_t ms, due_ms;
     int attempts;
     CURL *e;
-    struct es__msg msg;
+    struct es__alert_msg msg;
     size_t sent;
     struct es_buf resp;
     char err[CURL_ERROR_SIZE];
-    struct es__guard g;
+    struct es__alert_guard g;
     long status;
     char reason[400];
 };
@@ -60,11 +60,11 @@ struct req {
 struct csock {
     uv_poll_t poll;
     curl_socket_t fd;
-    struct es__sender *s;
+    struct es__alert_sender *s;
     struct csock *prev, *next;
 };
 
-struct es__sender {
+struct es__alert_sender {
     struct es_alerter *a;
     uv_thread_t th;
     uv_loop_t loop;
@@ -89,14 +89,14 @@ static void noop_cb(void *ud, struct redisReply *r, int status)
     (void)status;
 }
 
-static int64_t wall_ms(struct es__sender *s)
+static int64_t wall_ms(struct es__alert_sender *s)
 {
-    return es__now_ms(&s->a->o);
+    return es__alert_now_ms(&s->a->o);
 }
 
 static void req_unlink_free(struct req *r)
 {
-    struct es__sender *s = r->s;
+    struct es__alert_sender *s = r->s;
     if (r->prev)
         r->prev->next = r->next;
     else
@@ -106,22 +106,22 @@ static void req_unlink_free(struct req *r)
     s->n_reqs--;
     json_decref(r->channel);
     json_decref(r->alert);
-    es__msg_cleanup(&r->msg);
+    es__alert_msg_cleanup(&r->msg);
     es_buf_cleanup(&r->resp);
     es_free(r);
 }
 
-static void cmd(struct es__sender *s, int argc, const char **argv)
+static void cmd(struct es__alert_sender *s, int argc, const char **argv)
 {
     if (s->rs)
         es_store_async_cmd(s->rs, argc, argv, NULL, noop_cb, NULL);
 }
 
-static void ack(struct es__sender *s, const char *id)
+static void ack(struct es__alert_sender *s, const char *id)
 {
-    const char *a1[] = {"XACK", ES__AK_OUT, ES__G_OUT, id};
-    const char *a2[] = {"XDEL", ES__AK_OUT, id};
-    const char *a3[] = {"HDEL", ES__AK_TRIES, id};
+    const char *a1[] = {"XACK", ES__ALERT_K_OUT, ES__ALERT_G_OUT, id};
+    const char *a2[] = {"XDEL", ES__ALERT_K_OUT, id};
+    const char *a3[] = {"HDEL", ES__ALERT_K_TRIES, id};
     cmd(s, 4, a1);
     cmd(s, 3, a2);
     cmd(s, 3, a3);
@@ -134,7 +134,7 @@ static void target(const char *url, char *out, size_t n)
     snprintf(out, n, "%.*s", (int)(k > 200 ? 200 : k), url);
 }
 
-static void dead(struct es__sender *s, struct req *r)
+static void dead(struct es__alert_sender *s, struct req *r)
 {
     char tg[256];
     target(json_string_value(json_object_get(r->channel, "url")) ?
@@ -150,8 +150,8 @@ static void dead(struct es__sender *s, struct req *r)
     char *js = d ? json_dumps(d, JSON_COMPACT) : NULL;
     json_decref(d);
     if (js) {
-        const char *a1[] = {"LPUSH", ES__AK_DEAD, js};
-        const char *a2[] = {"LTRIM", ES__AK_DEAD, "0", ES__DEAD_CAP};
+        const char *a1[] = {"LPUSH", ES__ALERT_K_DEAD, js};
+        const char *a2[] = {"LTRIM", ES__ALERT_K_DEAD, "0", ES__ALERT_DEAD_CAP};
         cmd(s, 3, a1);
         cmd(s, 4, a2);
         free(js);
@@ -163,7 +163,7 @@ static void dead(struct es__sender *s, struct req *r)
            r->reason);
 }
 
-static uint64_t rnd(struct es__sender *s)
+static uint64_t rnd(struct es__alert_sender *s)
 {
     s->rng ^= s->rng >> 12;
     s->rng ^= s->rng << 25;
@@ -171,7 +171,7 @@ static uint64_t rnd(struct es__sender *s)
     return s->rng * 2685821657736338717ull;
 }
 
-static void schedule_retry(struct es__sender *s, struct req *r)
+static void schedule_retry(struct es__alert_sender *s, struct req *r)
 {
     int64_t d = s->a->o.retry_base_ms;
     for (int i = 1; i < r->attempts && d < s->a->o.retry_max_ms; i++)
@@ -190,7 +190,7 @@ static void schedule_retry(struct es__sender *s, struct req *r)
 static void on_tries(void *ud, struct redisReply *rep, int status)
 {
     struct req *r = ud;
-    struct es__sender *s = r->s;
+    struct es__alert_sender *s = r->s;
     if (status == ES_ECANCELED || s->stopping) {
         req_unlink_free(r);
         return;
@@ -225,7 +225,7 @@ static size_t on_read(char *buf, size_t size, size_t n, void *ud)
     return k;
 }
 
-static void failed(struct es__sender *s, struct req *r, bool permanent)
+static void failed(struct es__alert_sender *s, struct req *r, bool permanent)
 {
     atomic_fetch_add(&s->a->n_failed, 1);
     if (permanent) {
@@ -235,28 +235,28 @@ static void failed(struct es__sender *s, struct req *r, bool permanent)
         return;
     }
     r->state = R_REDIS;
-    const char *argv[] = {"HINCRBY", ES__AK_TRIES, r->id, "1"};
+    const char *argv[] = {"HINCRBY", ES__ALERT_K_TRIES, r->id, "1"};
     if (!s->rs || es_store_async_cmd(s->rs, 4, argv, NULL, on_tries, r) != 0) {
         r->attempts++;
         schedule_retry(s, r);
     }
 }
 
-static int start(struct es__sender *s, struct req *r)
+static int start(struct es__alert_sender *s, struct req *r)
 {
-    es__msg_cleanup(&r->msg);
+    es__alert_msg_cleanup(&r->msg);
     es_buf_reset(&r->resp);
     r->sent = 0;
     r->err[0] = '\0';
     r->status = 0;
-    int rc = es__render(r->channel, r->alert, r->lang, r->key, wall_ms(s), &r->msg);
+    int rc = es__alert_render(r->channel, r->alert, r->lang, r->key, wall_ms(s), &r->msg);
     if (rc) {
         snprintf(r->reason, sizeof r->reason, "cannot render the message: %s", es_strerror(rc));
         failed(s, r, rc == ES_EINVAL);
         return rc;
     }
-    bool email = es__ch_parse(json_string_value(json_object_get(r->channel, "type"))) ==
-                 ES__CH_EMAIL;
+    bool email = es__alert_ch_parse(json_string_value(json_object_get(r->channel, "type"))) ==
+                 ES__ALERT_CH_EMAIL;
     CURL *e = curl_easy_init();
     if (!e) {
         snprintf(r->reason, sizeof r->reason, "out of memory");
@@ -266,7 +266,14 @@ static int start(struct es__sender *s, struct req *r)
     r->e = e;
     r->g.allow = &s->a->allow;
     r->g.refused = &s->a->n_refused;
-    es__guard_setup(e, &r->g, email);
+    es__alert_guard_setup(e, &r->g, email);
+    if (es__alert_tls_setup(e, r->channel, email) != 0) {
+        curl_easy_cleanup(e);
+        r->e = NULL;
+        snprintf(r->reason, sizeof r->reason, "out of memory");
+        failed(s, r, false);
+        return ES_ENOMEM;
+    }
     curl_easy_setopt(e, CURLOPT_URL, r->msg.url);
     curl_easy_setopt(e, CURLOPT_PRIVATE, r);
     curl_easy_setopt(e, CURLOPT_ERRORBUFFER, r->err);
@@ -279,7 +286,6 @@ static int start(struct es__sender *s, struct req *r)
     if (email) {
         curl_easy_setopt(e, CURLOPT_MAIL_FROM, r->msg.from);
         curl_easy_setopt(e, CURLOPT_MAIL_RCPT, r->msg.rcpt);
-        curl_easy_setopt(e, CURLOPT_USE_SSL, (long)CURLUSESSL_TRY);
         curl_easy_setopt(e, CURLOPT_UPLOAD, 1L);
         curl_easy_setopt(e, CURLOPT_READFUNCTION, on_read);
         curl_easy_setopt(e, CURLOPT_READDATA, r);
@@ -305,21 +311,22 @@ static int start(struct es__sender *s, struct req *r)
 /* bot_error: the error code a chat robot put in an HTTP 200 body, 0 when none */
 static long bot_error(struct req *r, char *msg, size_t n)
 {
-    int t = es__ch_parse(json_string_value(json_object_get(r->channel, "type")));
-    if (t != ES__CH_DINGTALK && t != ES__CH_WECOM && t != ES__CH_FEISHU)
+    int t = es__alert_ch_parse(json_string_value(json_object_get(r->channel, "type")));
+    if (t != ES__ALERT_CH_DINGTALK && t != ES__ALERT_CH_WECOM && t != ES__ALERT_CH_FEISHU)
         return 0;
     json_t *j = json_loadb(r->resp.data ? r->resp.data : "", r->resp.len, 0, NULL);
-    json_t *c = json_object_get(j, t == ES__CH_FEISHU ? "code" : "errcode");
-    if (!c && t == ES__CH_FEISHU)
+    json_t *c = json_object_get(j, t == ES__ALERT_CH_FEISHU ? "code" : "errcode");
+    if (!c && t == ES__ALERT_CH_FEISHU)
         c = json_object_get(j, "StatusCode");
     long code = json_is_integer(c) ? (long)json_integer_value(c) : 0;
-    const char *m = json_string_value(json_object_get(j, t == ES__CH_FEISHU ? "msg" : "errmsg"));
+    const char *m =
+        json_string_value(json_object_get(j, t == ES__ALERT_CH_FEISHU ? "msg" : "errmsg"));
     snprintf(msg, n, "%.200s", m ? m : "");
     json_decref(j);
     return code;
 }
 
-static void finished(struct es__sender *s, struct req *r, CURLcode res)
+static void finished(struct es__alert_sender *s, struct req *r, CURLcode res)
 {
     long code = 0;
     curl_easy_getinfo(r->e, CURLINFO_RESPONSE_CODE, &code);
@@ -328,8 +335,8 @@ static void finished(struct es__sender *s, struct req *r, CURLcode res)
     r->e = NULL;
     s->n_flight--;
     r->status = code;
-    bool email = es__ch_parse(json_string_value(json_object_get(r->channel, "type"))) ==
-                 ES__CH_EMAIL;
+    bool email = es__alert_ch_parse(json_string_value(json_object_get(r->channel, "type"))) ==
+                 ES__ALERT_CH_EMAIL;
     if (res == CURLE_OK && (email || (code >= 200 && code < 300))) {
         char bm[256];
         long be = bot_error(r, bm, sizeof bm);
@@ -358,7 +365,7 @@ static void finished(struct es__sender *s, struct req *r, CURLcode res)
     failed(s, r, code >= 400 && code < 500 && code != 408 && code != 425 && code != 429);
 }
 
-static void drain(struct es__sender *s)
+static void drain(struct es__alert_sender *s)
 {
     CURLMsg *msg;
     int left;
@@ -382,7 +389,7 @@ static void on_sock_closed(uv_handle_t *h)
 
 static void sock_close(struct csock *k)
 {
-    struct es__sender *s = k->s;
+    struct es__alert_sender *s = k->s;
     if (k->prev)
         k->prev->next = k->next;
     else
@@ -396,7 +403,7 @@ static void sock_close(struct csock *k)
 static void on_poll(uv_poll_t *p, int status, int events)
 {
     struct csock *k = p->data;
-    struct es__sender *s = k->s;
+    struct es__alert_sender *s = k->s;
     int flags = 0, running;
     if (status < 0)
         flags = CURL_CSELECT_ERR;
@@ -411,7 +418,7 @@ static void on_poll(uv_poll_t *p, int status, int events)
 
 static int on_curl_socket(CURL *e, curl_socket_t fd, int what, void *userp, void *socketp)
 {
-    struct es__sender *s = userp;
+    struct es__alert_sender *s = userp;
     struct csock *k = socketp;
     (void)e;
     if (what == CURL_POLL_REMOVE) {
@@ -450,7 +457,7 @@ static int on_curl_socket(CURL *e, curl_socket_t fd, int what, void *userp, void
 
 static void on_curl_timeout(uv_timer_t *t)
 {
-    struct es__sender *s = t->data;
+    struct es__alert_sender *s = t->data;
     int running;
     if (s->multi)
         curl_multi_socket_action(s->multi, CURL_SOCKET_TIMEOUT, 0, &running);
@@ -459,7 +466,7 @@ static void on_curl_timeout(uv_timer_t *t)
 
 static int on_curl_timer(CURLM *m, long timeout_ms, void *userp)
 {
-    struct es__sender *s = userp;
+    struct es__alert_sender *s = userp;
     (void)m;
     if (timeout_ms < 0)
         uv_timer_stop(&s->curl_timer);
@@ -480,7 +487,7 @@ static const char *fget(const redisReply *f, const char *k)
     return NULL;
 }
 
-static bool known(struct es__sender *s, const char *id)
+static bool known(struct es__alert_sender *s, const char *id)
 {
     for (struct req *r = s->reqs; r; r = r->next)
         if (strcmp(r->id, id) == 0)
@@ -489,7 +496,7 @@ static bool known(struct es__sender *s, const char *id)
 }
 
 /* take: one stream entry ([id, [field, value, ...]]) becomes a request */
-static void take(struct es__sender *s, const redisReply *e)
+static void take(struct es__alert_sender *s, const redisReply *e)
 {
     if (e->type != REDIS_REPLY_ARRAY || e->elements != 2 ||
         e->element[0]->type != REDIS_REPLY_STRING)
@@ -541,13 +548,14 @@ static const redisReply *stream_entries(const redisReply *rep)
 
 static void on_xread(void *ud, struct redisReply *rep, int status)
 {
-    struct es__sender *s = ud;
+    struct es__alert_sender *s = ud;
     s->reading = false;
     if (status != 0 || !rep || s->stopping)
         return;
     if (rep->type == REDIS_REPLY_ERROR) {
         if (strstr(rep->str, "NOGROUP")) {
-            const char *g[] = {"XGROUP", "CREATE", ES__AK_OUT, ES__G_OUT, "0", "MKSTREAM"};
+            const char *g[] = {"XGROUP",        "CREATE", ES__ALERT_K_OUT,
+                               ES__ALERT_G_OUT, "0",      "MKSTREAM"};
             cmd(s, 6, g);
         }
         s->next_read_ms = wall_ms(s) + 200;
@@ -573,7 +581,7 @@ static void on_xread(void *ud, struct redisReply *rep, int status)
 
 static void on_claim(void *ud, struct redisReply *rep, int status)
 {
-    struct es__sender *s = ud;
+    struct es__alert_sender *s = ud;
     s->claiming = false;
     if (status != 0 || !rep || s->stopping || rep->type != REDIS_REPLY_ARRAY ||
         rep->elements < 2)
@@ -583,11 +591,11 @@ static void on_claim(void *ud, struct redisReply *rep, int status)
         take(s, en->element[i]);
 }
 
-static void close_all(struct es__sender *s);
+static void close_all(struct es__alert_sender *s);
 
 static void on_tick(uv_timer_t *t)
 {
-    struct es__sender *s = t->data;
+    struct es__alert_sender *s = t->data;
     int64_t now = wall_ms(s);
     if (s->stopping) {
         if (s->n_flight == 0 || es_clock_mono_ms() >= s->stop_deadline)
@@ -604,16 +612,17 @@ static void on_tick(uv_timer_t *t)
     if (up && !s->reading && s->n_reqs < max && now >= s->next_read_ms) {
         char count[24];
         snprintf(count, sizeof count, "%zu", max - s->n_reqs);
-        const char *argv[] = {"XREADGROUP", "GROUP", ES__G_OUT, s->a->consumer, "COUNT", count,
-                              "STREAMS", ES__AK_OUT, s->pending_phase ? s->cursor : ">"};
+        const char *argv[] = {"XREADGROUP",   "GROUP",         ES__ALERT_G_OUT,
+                              s->a->consumer, "COUNT",         count,
+                              "STREAMS",      ES__ALERT_K_OUT, s->pending_phase ? s->cursor : ">"};
         if (es_store_async_cmd(s->rs, 9, argv, NULL, on_xread, s) == 0)
             s->reading = true;
     }
     if (up && !s->claiming && now >= s->next_claim_ms && s->n_reqs < max) {
         char idle[32];
         snprintf(idle, sizeof idle, "%lld", (long long)s->a->o.reclaim_ms);
-        const char *argv[] = {"XAUTOCLAIM", ES__AK_OUT, ES__G_OUT, s->a->consumer, idle, "0-0",
-                              "COUNT", "100"};
+        const char *argv[] = {"XAUTOCLAIM", ES__ALERT_K_OUT, ES__ALERT_G_OUT, s->a->consumer,
+                              idle,         "0-0",           "COUNT",         "100"};
         if (es_store_async_cmd(s->rs, 8, argv, NULL, on_claim, s) == 0)
             s->claiming = true;
         s->next_claim_ms = now + s->a->o.reclaim_ms / 2;
@@ -625,7 +634,7 @@ static void on_handle_closed(uv_handle_t *h)
     (void)h;
 }
 
-static void close_all(struct es__sender *s)
+static void close_all(struct es__alert_sender *s)
 {
     if (s->closed)
         return;
@@ -656,7 +665,7 @@ static void close_all(struct es__sender *s)
 
 static void on_wake(uv_async_t *w)
 {
-    struct es__sender *s = w->data;
+    struct es__alert_sender *s = w->data;
     if (atomic_load(&s->a->stop) && !s->stopping) {
         s->stopping = 1;
         s->stop_deadline = es_clock_mono_ms() + 5000;
@@ -665,13 +674,13 @@ static void on_wake(uv_async_t *w)
 
 static void thread_main(void *arg)
 {
-    struct es__sender *s = arg;
+    struct es__alert_sender *s = arg;
     uv_run(&s->loop, UV_RUN_DEFAULT);
 }
 
-int es__sender_start(struct es_alerter *a, struct es_diag *d)
+int es__alert_sender_start(struct es_alerter *a, struct es_diag *d)
 {
-    struct es__sender *s = es_calloc(1, sizeof *s);
+    struct es__alert_sender *s = es_calloc(1, sizeof *s);
     if (!s)
         return ES_ENOMEM;
     s->a = a;
@@ -715,9 +724,9 @@ int es__sender_start(struct es_alerter *a, struct es_diag *d)
     return 0;
 }
 
-void es__sender_stop(struct es_alerter *a)
+void es__alert_sender_stop(struct es_alerter *a)
 {
-    struct es__sender *s = a->s;
+    struct es__alert_sender *s = a->s;
     if (!s)
         return;
     uv_async_send(&s->wake);

@@ -17,6 +17,7 @@
 #define MAX_LIST 100
 #define MAX_CHANNELS 10
 #define MAX_STR 256
+#define MAX_CA (64 << 10)
 
 static int perr(struct es_diag *d, const char *path, const char *fmt, const char *a)
 {
@@ -45,6 +46,18 @@ static bool no_ctl(const char *s)
     return true;
 }
 
+/* set / push: json_object_set_new / json_array_append_new that say when an allocation failed
+ * (both take v's reference, even then) */
+static int set(json_t *o, const char *k, json_t *v)
+{
+    return json_object_set_new(o, k, v) == 0 ? 0 : ES_ENOMEM;
+}
+
+static int push(json_t *a, json_t *v)
+{
+    return json_array_append_new(a, v) == 0 ? 0 : ES_ENOMEM;
+}
+
 /* a list of short strings; absent = empty */
 static int str_list(json_t *in, const char *key, json_t *out, struct es_diag *d)
 {
@@ -70,10 +83,12 @@ static int str_list(json_t *in, const char *key, json_t *out, struct es_diag *d)
             json_decref(arr);
             return perr(d, path, "must be a non-empty string of at most 256 bytes%s", NULL);
         }
-        json_array_append_new(arr, json_string(s));
+        if (push(arr, json_string(s)) != 0) {
+            json_decref(arr);
+            return ES_ENOMEM;
+        }
     }
-    json_object_set_new(out, key, arr);
-    return 0;
+    return set(out, key, arr);
 }
 
 static bool email_ok(const char *s)
@@ -99,14 +114,14 @@ static int channel(json_t *c, size_t idx, const struct es_net_allow *allow, bool
     json_t *v;
     json_object_foreach(c, k, v) {
         if (strcmp(k, "type") && strcmp(k, "url") && strcmp(k, "secret") && strcmp(k, "to") &&
-            strcmp(k, "from")) {
+            strcmp(k, "from") && strcmp(k, "tls_ca")) {
             char p2[128];
             snprintf(p2, sizeof p2, "%s.%.40s", path, k);
-            return perr(d, p2, "unknown key (type, url, secret, to, from)%s", NULL);
+            return perr(d, p2, "unknown key (type, url, secret, to, from, tls_ca)%s", NULL);
         }
     }
     const char *type = json_string_value(json_object_get(c, "type"));
-    int t = es__ch_parse(type);
+    int t = es__alert_ch_parse(type);
     char p2[128];
     snprintf(p2, sizeof p2, "%s.type", path);
     if (t < 0)
@@ -117,38 +132,58 @@ static int channel(json_t *c, size_t idx, const struct es_net_allow *allow, bool
     if (!url || strlen(url) > 2048 || !no_ctl(url))
         return perr(d, p2, "must be a URL string of at most 2048 bytes%s", NULL);
     struct es_diag nd = {0};
-    if (es_net_check_url(url, t == ES__CH_EMAIL, allow, resolve, &nd) != 0)
+    if (es_net_check_url(url, t == ES__ALERT_CH_EMAIL, allow, resolve, &nd) != 0)
         return perr(d, p2, "%s", nd.msg);
-    json_t *o = json_object();
-    if (!o)
-        return ES_ENOMEM;
-    json_object_set_new(o, "type", json_string(type));
-    json_object_set_new(o, "url", json_string(url));
+    json_t *o = json_object(), *arr = NULL;
+    int rc = o ? 0 : ES_ENOMEM;
+    rc = rc ? rc : set(o, "type", json_string(type));
+    rc = rc ? rc : set(o, "url", json_string(url));
+    if (rc)
+        goto fail;
     json_t *sec = json_object_get(c, "secret");
     if (sec) {
         const char *s = json_string_value(sec);
         snprintf(p2, sizeof p2, "%s.secret", path);
         if (!s || strlen(s) > 512 || !no_ctl(s)) {
-            json_decref(o);
-            return perr(d, p2, "must be a string of at most 512 bytes%s", NULL);
+            rc = perr(d, p2, "must be a string of at most 512 bytes%s", NULL);
+            goto fail;
         }
-        if (*s)
-            json_object_set_new(o, "secret", json_string(s));
+        if (*s && (rc = set(o, "secret", json_string(s))) != 0)
+            goto fail;
     }
-    if (t == ES__CH_EMAIL) {
+    json_t *ca = json_object_get(c, "tls_ca");
+    if (ca) {
+        /* the CA certificate(s) in PEM, not a path: a subscription must not make the worker
+         * read files, and every instance gets the same trust from Redis */
+        const char *s = json_string_value(ca);
+        size_t n = s ? strlen(s) : 0;
+        snprintf(p2, sizeof p2, "%s.tls_ca", path);
+        if (!s || n > MAX_CA || es__alert_pem_certs(s, n) == 0) {
+            rc = perr(d, p2, "must be PEM certificates (-----BEGIN CERTIFICATE-----), at most "
+                             "64 KiB%s", NULL);
+            goto fail;
+        }
+        if ((rc = set(o, "tls_ca", json_string(s))) != 0)
+            goto fail;
+    }
+    if (t == ES__ALERT_CH_EMAIL) {
         const char *from = json_string_value(json_object_get(c, "from"));
         snprintf(p2, sizeof p2, "%s.from", path);
         if (!from || !email_ok(from)) {
-            json_decref(o);
-            return perr(d, p2, "must be an email address%s", NULL);
+            rc = perr(d, p2, "must be an email address%s", NULL);
+            goto fail;
         }
-        json_object_set_new(o, "from", json_string(from));
-        json_t *to = json_object_get(c, "to"), *arr = json_array();
+        if ((rc = set(o, "from", json_string(from))) != 0)
+            goto fail;
+        json_t *to = json_object_get(c, "to");
         snprintf(p2, sizeof p2, "%s.to", path);
         if (!json_is_array(to) || json_array_size(to) == 0 || json_array_size(to) > 20) {
-            json_decref(arr);
-            json_decref(o);
-            return perr(d, p2, "must be an array of 1 to 20 email addresses%s", NULL);
+            rc = perr(d, p2, "must be an array of 1 to 20 email addresses%s", NULL);
+            goto fail;
+        }
+        if (!(arr = json_array())) {
+            rc = ES_ENOMEM;
+            goto fail;
         }
         size_t i;
         json_t *e;
@@ -156,19 +191,25 @@ static int channel(json_t *c, size_t idx, const struct es_net_allow *allow, bool
             const char *s = json_string_value(e);
             if (!s || !email_ok(s)) {
                 snprintf(p2, sizeof p2, "%s.to[%zu]", path, i);
-                json_decref(arr);
-                json_decref(o);
-                return perr(d, p2, "must be an email address%s", NULL);
+                rc = perr(d, p2, "must be an email address%s", NULL);
+                goto fail;
             }
-            json_array_append_new(arr, json_string(s));
+            if ((rc = push(arr, json_string(s))) != 0)
+                goto fail;
         }
-        json_object_set_new(o, "to", arr);
+        rc = set(o, "to", arr);
+        arr = NULL;
+        if (rc)
+            goto fail;
     } else if (json_object_get(c, "to") || json_object_get(c, "from")) {
-        json_decref(o);
-        return perr(d, path, "to and from are for email channels only%s", NULL);
+        rc = perr(d, path, "to and from are for email channels only%s", NULL);
+        goto fail;
     }
-    json_array_append_new(out, o);
-    return 0;
+    return push(out, o);
+fail:
+    json_decref(arr);
+    json_decref(o);
+    return rc;
 }
 
 int es_alert_sub_validate(json_t *sub, const char *allow_s, bool resolve, json_t **out,
@@ -194,93 +235,99 @@ int es_alert_sub_validate(json_t *sub, const char *allow_s, bool resolve, json_t
             return perr(d, p, "unknown key%s", NULL);
         }
     }
-    json_t *o = json_object();
-    if (!o)
-        return ES_ENOMEM;
-    int rc = ES_EPARSE;
+    json_t *o = json_object(), *eva = NULL, *cha = NULL;
+    int rc = o ? 0 : ES_ENOMEM;
+    if (rc)
+        goto fail;
     json_t *id = json_object_get(sub, "id");
     if (id) {
         if (!json_string_value(id) || !id_ok(json_string_value(id))) {
-            perr(d, "id", "1 to 64 characters of A-Z a-z 0-9 - _%s", NULL);
+            rc = perr(d, "id", "1 to 64 characters of A-Z a-z 0-9 - _%s", NULL);
             goto fail;
         }
-        json_object_set(o, "id", id);
+        if ((rc = set(o, "id", json_incref(id))) != 0)
+            goto fail;
     }
     json_t *name = json_object_get(sub, "name");
     if (name && (!json_is_string(name) || strlen(json_string_value(name)) > 200)) {
-        perr(d, "name", "must be a string of at most 200 bytes%s", NULL);
+        rc = perr(d, "name", "must be a string of at most 200 bytes%s", NULL);
         goto fail;
     }
-    json_object_set_new(o, "name", json_string(name ? json_string_value(name) : ""));
+    if ((rc = set(o, "name", json_string(name ? json_string_value(name) : ""))) != 0)
+        goto fail;
     static const char *lists[] = {"brands", "categories", "fences", "keywords"};
     for (size_t i = 0; i < 4; i++) {
         rc = str_list(sub, lists[i], o, d);
         if (rc)
             goto fail;
     }
-    rc = ES_EPARSE;
     json_t *ms = json_object_get(sub, "min_severity");
     if (ms && (!json_is_integer(ms) || json_integer_value(ms) < 1 || json_integer_value(ms) > 4)) {
-        perr(d, "min_severity", "must be an integer from 1 to 4%s", NULL);
+        rc = perr(d, "min_severity", "must be an integer from 1 to 4%s", NULL);
         goto fail;
     }
-    json_object_set_new(o, "min_severity", json_integer(ms ? json_integer_value(ms) : 1));
-    json_t *ev = json_object_get(sub, "events"), *eva = json_array();
-    if (!eva) {
+    if ((rc = set(o, "min_severity", json_integer(ms ? json_integer_value(ms) : 1))) != 0)
+        goto fail;
+    json_t *ev = json_object_get(sub, "events");
+    if (ev && (!json_is_array(ev) || json_array_size(ev) == 0)) {
+        rc = perr(d, "events", "must be a non-empty array of mention, spike, churn%s", NULL);
+        goto fail;
+    }
+    if (!(eva = json_array())) {
         rc = ES_ENOMEM;
         goto fail;
     }
-    json_object_set_new(o, "events", eva);
-    if (ev && (!json_is_array(ev) || json_array_size(ev) == 0)) {
-        perr(d, "events", "must be a non-empty array of mention, spike, churn%s", NULL);
-        goto fail;
-    }
-    if (!ev) {
-        json_array_append_new(eva, json_string("mention"));
-        json_array_append_new(eva, json_string("spike"));
-        json_array_append_new(eva, json_string("churn"));
-    }
+    static const char *all_events[] = {"mention", "spike", "churn"};
+    for (size_t i = 0; !ev && i < 3; i++)
+        if ((rc = push(eva, json_string(all_events[i]))) != 0)
+            goto fail;
     size_t i;
     json_array_foreach(ev, i, v) {
         const char *s = json_string_value(v);
         if (!s || (strcmp(s, "mention") && strcmp(s, "spike") && strcmp(s, "churn"))) {
             char p[32];
             snprintf(p, sizeof p, "events[%zu]", i);
-            perr(d, p, "must be mention, spike or churn%s", NULL);
+            rc = perr(d, p, "must be mention, spike or churn%s", NULL);
             goto fail;
         }
-        json_array_append_new(eva, json_string(s));
+        if ((rc = push(eva, json_string(s))) != 0)
+            goto fail;
     }
+    rc = set(o, "events", eva);
+    eva = NULL;
+    if (rc)
+        goto fail;
     const char *mode = json_string_value(json_object_get(sub, "mode"));
     if (json_object_get(sub, "mode") &&
         (!mode || (strcmp(mode, "immediate") && strcmp(mode, "digest")))) {
-        perr(d, "mode", "must be immediate or digest%s", NULL);
+        rc = perr(d, "mode", "must be immediate or digest%s", NULL);
         goto fail;
     }
-    json_object_set_new(o, "mode", json_string(mode ? mode : "immediate"));
+    if ((rc = set(o, "mode", json_string(mode ? mode : "immediate"))) != 0)
+        goto fail;
     json_t *iv = json_object_get(sub, "interval_s");
     if (iv && (!json_is_integer(iv) || json_integer_value(iv) < 10 ||
                json_integer_value(iv) > 7 * 86400)) {
-        perr(d, "interval_s", "must be an integer from 10 to 604800%s", NULL);
+        rc = perr(d, "interval_s", "must be an integer from 10 to 604800%s", NULL);
         goto fail;
     }
-    if (iv)
-        json_object_set(o, "interval_s", iv);
+    if (iv && (rc = set(o, "interval_s", json_integer(json_integer_value(iv)))) != 0)
+        goto fail;
     const char *lang = json_string_value(json_object_get(sub, "lang"));
     if (json_object_get(sub, "lang") && (!lang || (strcmp(lang, "zh") && strcmp(lang, "en")))) {
-        perr(d, "lang", "must be zh or en%s", NULL);
+        rc = perr(d, "lang", "must be zh or en%s", NULL);
         goto fail;
     }
-    json_object_set_new(o, "lang", json_string(lang ? lang : "zh"));
-    json_t *chs = json_object_get(sub, "channels"), *cha = json_array();
-    if (!cha) {
-        rc = ES_ENOMEM;
+    if ((rc = set(o, "lang", json_string(lang ? lang : "zh"))) != 0)
         goto fail;
-    }
-    json_object_set_new(o, "channels", cha);
+    json_t *chs = json_object_get(sub, "channels");
     if (!json_is_array(chs) || json_array_size(chs) == 0 ||
         json_array_size(chs) > MAX_CHANNELS) {
-        perr(d, "channels", "must be an array of 1 to 10 channels%s", NULL);
+        rc = perr(d, "channels", "must be an array of 1 to 10 channels%s", NULL);
+        goto fail;
+    }
+    if (!(cha = json_array())) {
+        rc = ES_ENOMEM;
         goto fail;
     }
     json_array_foreach(chs, i, v) {
@@ -288,12 +335,18 @@ int es_alert_sub_validate(json_t *sub, const char *allow_s, bool resolve, json_t
         if (rc)
             goto fail;
     }
+    rc = set(o, "channels", cha);
+    cha = NULL;
+    if (rc)
+        goto fail;
     json_t *cms = json_object_get(sub, "created_ms");
-    if (json_is_integer(cms))
-        json_object_set(o, "created_ms", cms);
+    if (json_is_integer(cms) && (rc = set(o, "created_ms", json_incref(cms))) != 0)
+        goto fail;
     *out = o;
     return 0;
 fail:
+    json_decref(eva);
+    json_decref(cha);
     json_decref(o);
     return rc;
 }
@@ -322,7 +375,7 @@ int es_alert_sub_put_allow(struct es_store *s, json_t *sub, const char *allow, c
             return ES_EIO;
         }
         gen[0] = 'a';
-        es__hex(r, sizeof r, gen + 1);
+        es__alert_hex(r, sizeof r, gen + 1);
         json_object_set_new(o, "id", json_string(gen));
         sid = gen;
     }
@@ -334,14 +387,14 @@ int es_alert_sub_put_allow(struct es_store *s, json_t *sub, const char *allow, c
     }
     char *js = json_dumps(o, JSON_COMPACT);
     char key[128];
-    snprintf(key, sizeof key, ES__AK_SUB "%s", sid);
+    snprintf(key, sizeof key, ES__ALERT_K_SUB "%s", sid);
     if (id)
         snprintf(id, n, "%s", sid);
     rc = ES_ENOMEM;
     if (js) {
         const char *a1[] = {"SET", key, js};
-        const char *a2[] = {"SADD", ES__AK_SUBS, sid};
-        const char *a3[] = {"INCR", ES__AK_SUBS_VER};
+        const char *a2[] = {"SADD", ES__ALERT_K_SUBS, sid};
+        const char *a3[] = {"INCR", ES__ALERT_K_SUBS_VER};
         rc = reply_ok(es_store_command(s, 3, a1, NULL));
         rc = rc ? rc : reply_ok(es_store_command(s, 3, a2, NULL));
         rc = rc ? rc : reply_ok(es_store_command(s, 2, a3, NULL));
@@ -363,7 +416,7 @@ int es_alert_sub_get(struct es_store *s, const char *id, json_t **out)
     char key[128];
     if (!id || !id_ok(id))
         return ES_ENOTFOUND;
-    snprintf(key, sizeof key, ES__AK_SUB "%s", id);
+    snprintf(key, sizeof key, ES__ALERT_K_SUB "%s", id);
     const char *argv[] = {"GET", key};
     redisReply *r = es_store_command(s, 2, argv, NULL);
     if (!r)
@@ -406,7 +459,7 @@ static void mask(json_t *o, const char *k)
 
 int es_alert_sub_list(struct es_store *s, json_t **out)
 {
-    const char *argv[] = {"SMEMBERS", ES__AK_SUBS};
+    const char *argv[] = {"SMEMBERS", ES__ALERT_K_SUBS};
     redisReply *r = es_store_command(s, 2, argv, NULL);
     if (!r || r->type != REDIS_REPLY_ARRAY) {
         if (r)
@@ -439,15 +492,15 @@ int es_alert_sub_del(struct es_store *s, const char *id)
     char key[128];
     if (!id || !id_ok(id))
         return ES_ENOTFOUND;
-    snprintf(key, sizeof key, ES__AK_SUB "%s", id);
+    snprintf(key, sizeof key, ES__ALERT_K_SUB "%s", id);
     const char *a1[] = {"DEL", key};
     redisReply *r = es_store_command(s, 2, a1, NULL);
     if (!r)
         return ES_EIO;
     int gone = r->type == REDIS_REPLY_INTEGER && r->integer == 1;
     freeReplyObject(r);
-    const char *a2[] = {"SREM", ES__AK_SUBS, id};
-    const char *a3[] = {"INCR", ES__AK_SUBS_VER};
+    const char *a2[] = {"SREM", ES__ALERT_K_SUBS, id};
+    const char *a3[] = {"INCR", ES__ALERT_K_SUBS_VER};
     int rc = reply_ok(es_store_command(s, 3, a2, NULL));
     rc = rc ? rc : reply_ok(es_store_command(s, 2, a3, NULL));
     if (rc)
@@ -459,7 +512,7 @@ int es_alert_dead_list(struct es_store *s, size_t limit, json_t **out)
 {
     char stop[32];
     snprintf(stop, sizeof stop, "%zu", (limit ? limit : 100) - 1);
-    const char *argv[] = {"LRANGE", ES__AK_DEAD, "0", stop};
+    const char *argv[] = {"LRANGE", ES__ALERT_K_DEAD, "0", stop};
     redisReply *r = es_store_command(s, 4, argv, NULL);
     if (!r || r->type != REDIS_REPLY_ARRAY) {
         if (r)

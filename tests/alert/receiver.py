@@ -17,7 +17,9 @@ one JSON line in --log: {"channel", "key", "ok", "errors", "type", "recv_ms",
 --fail-first N answers 500 to the first N requests (then as above). A bad
 signature is answered 401. The SMTP sink (--smtp-port-file) speaks enough
 ESMTP for libcurl (EHLO, MAIL, RCPT, DATA, RSET, NOOP, QUIT); with --starttls
-it advertises STARTTLS and upgrades with --cert/--key.
+it advertises STARTTLS and upgrades with --cert/--key (PEM). Each message is recorded
+with "tls" (whether it came over TLS) and "tls_version"; a handshake the client
+aborts (e.g. it did not trust the certificate) is recorded as {"event": "tls_failed"}.
 """
 import argparse
 import base64
@@ -178,7 +180,13 @@ class SMTPHandler(socketserver.StreamRequestHandler):
                 self.out("220 go ahead")
                 ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
                 ctx.load_cert_chain(args.cert, args.key)
-                self.request = ctx.wrap_socket(self.request, server_side=True)
+                try:
+                    self.request = ctx.wrap_socket(self.request, server_side=True)
+                except (ssl.SSLError, OSError) as e:
+                    # the client refused our certificate (or hung up): nothing was sent
+                    record({"channel": "email", "event": "tls_failed", "key": "", "ok": False,
+                            "errors": [str(e)], "status": 0, "recv_ms": now_ms()})
+                    return
                 self.rfile = self.request.makefile("rb")
                 self.wfile = self.request.makefile("wb")
                 self.tls = True
@@ -209,6 +217,7 @@ class SMTPHandler(socketserver.StreamRequestHandler):
                 rec = {"channel": "email", "key": msg.get("X-Earshot-Idempotency-Key", ""),
                        "ok": not errs, "errors": errs, "status": 250, "recv_ms": now_ms(),
                        "from": mail_from, "rcpt": rcpts, "subject": subj, "tls": self.tls,
+                       "tls_version": self.request.version() if self.tls else None,
                        "text": text.decode("utf-8", "replace")}
                 record(rec)
                 self.out("250 OK queued")

@@ -30,11 +30,11 @@ static CURLcode try_connect(const char *url, const char *resolve, const char *co
     struct es_net_allow al;
     struct es_diag d = {0};
     es_net_allow_parse(allow, &al, &d);
-    struct es__guard g = {.allow = &al};
+    struct es__alert_guard g = {.allow = &al};
     CURL *e = curl_easy_init();
     struct curl_slist *r = resolve ? curl_slist_append(NULL, resolve) : NULL;
     struct curl_slist *c = connect_to ? curl_slist_append(NULL, connect_to) : NULL;
-    es__guard_setup(e, &g, false);
+    es__alert_guard_setup(e, &g, false);
     curl_easy_setopt(e, CURLOPT_URL, url);
     curl_easy_setopt(e, CURLOPT_CONNECT_ONLY, 1L);
     curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, 3000L);

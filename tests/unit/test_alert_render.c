@@ -35,8 +35,8 @@ static const char *hdr(struct curl_slist *h, const char *name)
 ES_TEST(webhook_is_the_alert_json_signed_over_timestamp_and_body)
 {
     json_t *a = alert_fixture(), *c = ch("webhook", "https://hooks.example/x", "whsec");
-    struct es__msg m;
-    ES_ASSERT_EQ(es__render(c, a, "zh", "k123", 1700000000123, &m), 0);
+    struct es__alert_msg m;
+    ES_ASSERT_EQ(es__alert_render(c, a, "zh", "k123", 1700000000123, &m), 0);
     ES_ASSERT_STR(hdr(m.hdr, "X-Earshot-Timestamp"), "1700000000");
     ES_ASSERT_STR(hdr(m.hdr, "X-Earshot-Idempotency-Key"), "k123");
     json_t *b = json_loadb(m.body.data, m.body.len, 0, NULL);
@@ -49,16 +49,16 @@ ES_TEST(webhook_is_the_alert_json_signed_over_timestamp_and_body)
     char msg[8192], hex[65];
     unsigned char mac[32];
     snprintf(msg, sizeof msg, "1700000000.%s", m.body.data);
-    es__hmac_sha256("whsec", 5, msg, strlen(msg), mac);
-    es__hex(mac, 32, hex);
+    es__alert_hmac_sha256("whsec", 5, msg, strlen(msg), mac);
+    es__alert_hex(mac, 32, hex);
     char want[80];
     snprintf(want, sizeof want, "v1=%s", hex);
     ES_ASSERT_STR(hdr(m.hdr, "X-Earshot-Signature"), want);
     /* a known vector: HMAC-SHA256("whsec", "1700000000.{\"a\":1}") */
-    es__hmac_sha256("whsec", 5, "1700000000.{\"a\":1}", 18, mac);
-    es__hex(mac, 32, hex);
+    es__alert_hmac_sha256("whsec", 5, "1700000000.{\"a\":1}", 18, mac);
+    es__alert_hex(mac, 32, hex);
     ES_ASSERT_STR(hex, "8ad37ba156048ae0e0a5533c75cdf26fee88b07f93cb57ee4c80adb053012032");
-    es__msg_cleanup(&m);
+    es__alert_msg_cleanup(&m);
     json_decref(a);
     json_decref(c);
 }
@@ -67,8 +67,8 @@ ES_TEST(dingtalk_markdown_and_signed_url)
 {
     json_t *a = alert_fixture(),
            *c = ch("dingtalk", "https://oapi.dingtalk.com/robot/send?access_token=T", "secret");
-    struct es__msg m;
-    ES_ASSERT_EQ(es__render(c, a, "zh", "k1", 1700000000000, &m), 0);
+    struct es__alert_msg m;
+    ES_ASSERT_EQ(es__alert_render(c, a, "zh", "k1", 1700000000000, &m), 0);
     /* the vector of DingTalk's documented scheme for ts 1700000000000 and secret "secret" */
     ES_ASSERT_STR(m.url, "https://oapi.dingtalk.com/robot/send?access_token=T&timestamp="
                          "1700000000000&sign=OuzzJR5%2BxZ4%2FEYwqtNt6sMYZQMTa%2FHEGvc9miJe7XzY%3D");
@@ -79,7 +79,7 @@ ES_TEST(dingtalk_markdown_and_signed_url)
     ES_ASSERT(!strstr(t, "](http://evil")); /* no link injected from the post */
     ES_ASSERT(strstr(t, "［click］"));
     json_decref(b);
-    es__msg_cleanup(&m);
+    es__alert_msg_cleanup(&m);
     json_decref(a);
     json_decref(c);
 }
@@ -88,8 +88,8 @@ ES_TEST(feishu_card_signed_with_timestamp_and_secret_as_key)
 {
     json_t *a = alert_fixture(), *c = ch("feishu", "https://open.feishu.cn/open-apis/bot/v2/hook/x",
                                          "secret");
-    struct es__msg m;
-    ES_ASSERT_EQ(es__render(c, a, "en", "k2", 1599360473000, &m), 0);
+    struct es__alert_msg m;
+    ES_ASSERT_EQ(es__alert_render(c, a, "en", "k2", 1599360473000, &m), 0);
     json_t *b = json_loadb(m.body.data, m.body.len, 0, NULL);
     ES_ASSERT_STR(json_string_value(json_object_get(b, "timestamp")), "1599360473");
     ES_ASSERT_STR(json_string_value(json_object_get(b, "sign")),
@@ -100,7 +100,7 @@ ES_TEST(feishu_card_signed_with_timestamp_and_secret_as_key)
         json_object_get(json_object_get(json_object_get(card, "header"), "title"), "content"));
     ES_ASSERT(title && strstr(title, "New complaint"));
     json_decref(b);
-    es__msg_cleanup(&m);
+    es__alert_msg_cleanup(&m);
     json_decref(a);
     json_decref(c);
 }
@@ -108,8 +108,8 @@ ES_TEST(feishu_card_signed_with_timestamp_and_secret_as_key)
 ES_TEST(slack_blocks_escape_the_post)
 {
     json_t *a = alert_fixture(), *c = ch("slack", "https://hooks.slack.com/services/x", NULL);
-    struct es__msg m;
-    ES_ASSERT_EQ(es__render(c, a, "en", "k3", 1700000000000, &m), 0);
+    struct es__alert_msg m;
+    ES_ASSERT_EQ(es__alert_render(c, a, "en", "k3", 1700000000000, &m), 0);
     json_t *b = json_loadb(m.body.data, m.body.len, 0, NULL);
     ES_ASSERT(json_string_value(json_object_get(b, "text")));
     json_t *blocks = json_object_get(b, "blocks");
@@ -120,26 +120,27 @@ ES_TEST(slack_blocks_escape_the_post)
     ES_ASSERT(!strstr(sec, "<@U123>"));
     ES_ASSERT(!hdr(m.hdr, "X-Earshot-Signature"));
     json_decref(b);
-    es__msg_cleanup(&m);
+    es__alert_msg_cleanup(&m);
     json_decref(a);
     json_decref(c);
 }
 
 ES_TEST(wecom_markdown_within_4096_bytes)
 {
-    json_t *a = alert_fixture(), *c = ch("wecom", "https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=K", NULL);
+    json_t *a = alert_fixture(),
+           *c = ch("wecom", "https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=K", NULL);
     char big[20000];
     memset(big, 'x', sizeof big - 1);
     big[sizeof big - 1] = '\0';
     json_object_set_new(a, "text", json_string(big));
-    struct es__msg m;
-    ES_ASSERT_EQ(es__render(c, a, "zh", "k4", 1700000000000, &m), 0);
+    struct es__alert_msg m;
+    ES_ASSERT_EQ(es__alert_render(c, a, "zh", "k4", 1700000000000, &m), 0);
     json_t *b = json_loadb(m.body.data, m.body.len, 0, NULL);
     ES_ASSERT_STR(json_string_value(json_object_get(b, "msgtype")), "markdown");
     const char *t = json_string_value(json_object_get(json_object_get(b, "markdown"), "content"));
     ES_ASSERT(t && strlen(t) <= 4096);
     json_decref(b);
-    es__msg_cleanup(&m);
+    es__alert_msg_cleanup(&m);
     json_decref(a);
     json_decref(c);
 }
@@ -150,8 +151,8 @@ ES_TEST(email_is_rfc5322_with_encoded_subject)
     json_t *c = json_pack("{s:s, s:s, s:s, s:[s, s]}", "type", "email", "url",
                           "smtp://127.0.0.1:2525", "from", "alerts@earshot.example", "to",
                           "pm@brand.example", "ops@brand.example");
-    struct es__msg m;
-    ES_ASSERT_EQ(es__render(c, a, "zh", "k5", 1700000000000, &m), 0);
+    struct es__alert_msg m;
+    ES_ASSERT_EQ(es__alert_render(c, a, "zh", "k5", 1700000000000, &m), 0);
     const char *s = m.body.data;
     ES_ASSERT(strstr(s, "Date: Tue, 14 Nov 2023 22:13:20 +0000\r\n"));
     ES_ASSERT(strstr(s, "Message-ID: <k5."));
@@ -177,10 +178,10 @@ ES_TEST(email_is_rfc5322_with_encoded_subject)
     dec[dn] = '\0';
     ES_ASSERT(strstr((char *)dec, "排队一小时"));
     ES_ASSERT(strstr((char *)dec, "idempotency_key: k5"));
-    es__msg_cleanup(&m);
+    es__alert_msg_cleanup(&m);
     /* a header injection through an address is refused */
     json_array_set_new(json_object_get(c, "to"), 0, json_string("a@b\r\nBcc: x@y"));
-    ES_ASSERT_EQ(es__render(c, a, "zh", "k5", 1700000000000, &m), ES_EINVAL);
+    ES_ASSERT_EQ(es__alert_render(c, a, "zh", "k5", 1700000000000, &m), ES_EINVAL);
     json_decref(a);
     json_decref(c);
 }
@@ -199,10 +200,14 @@ static int validate(const char *js, const char *allow, char *msg, size_t n)
 ES_TEST(subscription_errors_name_the_key_path)
 {
     char m[600];
-    ES_ASSERT_EQ(validate("{\"channels\":[{\"type\":\"webhook\",\"url\":\"http://127.0.0.1:9/h\"}]}",
-                          "127.0.0.1", m, sizeof m), 0);
-    ES_ASSERT_EQ(validate("{\"channels\":[{\"type\":\"webhook\",\"url\":\"http://127.0.0.1:9/h\"}]}",
-                          "", m, sizeof m), ES_EPARSE);
+    ES_ASSERT_EQ(
+        validate("{\"channels\":[{\"type\":\"webhook\",\"url\":\"http://127.0.0.1:9/h\"}]}",
+                 "127.0.0.1", m, sizeof m),
+        0);
+    ES_ASSERT_EQ(
+        validate("{\"channels\":[{\"type\":\"webhook\",\"url\":\"http://127.0.0.1:9/h\"}]}", "", m,
+                 sizeof m),
+        ES_EPARSE);
     ES_ASSERT(strstr(m, "channels[0].url:") && strstr(m, "loopback"));
     ES_ASSERT_EQ(validate("{\"channels\":[{\"type\":\"webhook\",\"url\":\"https://8.8.8.8/\"},"
                           "{\"type\":\"pager\",\"url\":\"https://8.8.8.8/\"}]}", "", m, sizeof m),
@@ -212,14 +217,16 @@ ES_TEST(subscription_errors_name_the_key_path)
     ES_ASSERT(strstr(m, "min_severity:"));
     ES_ASSERT_EQ(validate("{\"brand\":[\"x\"]}", "", m, sizeof m), ES_EPARSE);
     ES_ASSERT(strstr(m, "brand: unknown key"));
-    ES_ASSERT_EQ(validate("{\"keywords\":[\"ok\", 3],\"channels\":[]}", "", m, sizeof m), ES_EPARSE);
+    ES_ASSERT_EQ(validate("{\"keywords\":[\"ok\", 3],\"channels\":[]}", "", m, sizeof m),
+                 ES_EPARSE);
     ES_ASSERT(strstr(m, "keywords[1]:"));
     ES_ASSERT_EQ(validate("{\"channels\":[{\"type\":\"email\",\"url\":\"smtp://8.8.8.8\","
                           "\"from\":\"a@b.c\",\"to\":[\"x@y.z\",\"nope\"]}]}", "", m, sizeof m),
                  ES_EPARSE);
     ES_ASSERT(strstr(m, "channels[0].to[1]:"));
-    ES_ASSERT_EQ(validate("{\"mode\":\"digest\",\"interval_s\":5,\"channels\":[]}", "", m, sizeof m),
-                 ES_EPARSE);
+    ES_ASSERT_EQ(
+        validate("{\"mode\":\"digest\",\"interval_s\":5,\"channels\":[]}", "", m, sizeof m),
+        ES_EPARSE);
     ES_ASSERT(strstr(m, "interval_s:"));
     ES_ASSERT_EQ(validate("[1]", "", m, sizeof m), ES_EPARSE);
     /* defaults are filled in */
