@@ -271,8 +271,9 @@ int es_store_events_batch(struct es_store *s, const struct es_store_event *ev, s
 /*
  * struct es_store_async is a hiredis connection on a libuv loop. It connects
  * at once and reconnects after a drop from a timer, with backoff (100 ms
- * doubling to 5 s); commands sent while it is down fail with ES_EIO rather
- * than wait. EVALSHA of the store's scripts reloads a script on NOSCRIPT
+ * doubling to 5 s); commands sent while a connection is being made are
+ * queued (at most 64) and sent once it is up; commands sent while it is down
+ * between attempts fail with ES_EIO rather than wait. EVALSHA of the store's scripts reloads a script on NOSCRIPT
  * (a restarted Redis) and retries once.
  *
  * Callbacks: if a call returns 0, its callback runs exactly once: with the
@@ -337,7 +338,8 @@ int es_store_token_del(struct es_store *s, const char *id);
 #define ES_STORE_AUDIT_CAP 100000
 int es_store_audit_add(struct es_store *s, const json_t *entry);
 /* es_store_audit_list: newest first, at most limit entries whose "mid" / "actor" equal the
- * given ones (NULL: any); scans at most ES_STORE_AUDIT_CAP entries. New reference. */
+ * given ones (NULL: any); a filtered read is one range of the per-mention or per-actor
+ * index (es:audit:mid:<mid>, es:audit:actor:<name>: the newest 1,000). New reference. */
 int es_store_audit_list(struct es_store *s, const char *mid, const char *actor, size_t limit,
                         json_t **out);
 

@@ -1,7 +1,7 @@
 /*
- * The sender thread: its own uv loop, one libcurl multi handle driven by
- * uv_poll_t per socket and a uv_timer_t (the pattern of curl's multi-uv
- * example, as in src/crawl), and an es_store_async connection.
+ * The sender thread: its own uv loop, one libcurl multi handle on it (the
+ * curl driver shared with the crawler, earshot/curluv.h), and an
+ * es_store_async connection.
  *
  *   tick (5 ms) ──> XREADGROUP senders (own pending from "0" first, then ">"),
  *                   XAUTOCLAIM of entries idle > reclaim_ms (crashed peers)
@@ -27,6 +27,7 @@
 
 #include "alert/internal.h"
 #include "earshot/alloc.h"
+#include "earshot/curluv.h"
 #include "earshot/clock.h"
 #include "earshot/log.h"
 #include "earshot/store.h"
@@ -57,24 +58,17 @@ struct req {
     char reason[400];
 };
 
-struct csock {
-    uv_poll_t poll;
-    curl_socket_t fd;
-    struct es__alert_sender *s;
-    struct csock *prev, *next;
-};
-
 struct es__alert_sender {
     struct es_alerter *a;
     uv_thread_t th;
     uv_loop_t loop;
-    uv_timer_t tick, curl_timer;
+    uv_timer_t tick;
     uv_async_t wake;
-    CURLM *multi;
+    struct es_curluv *cu; /* curl's sockets and timer on this loop */
+    CURLM *multi;         /* cu's; NULL once closing */
     struct es_store_async *rs;
     struct req *reqs;
     size_t n_reqs, n_flight;
-    struct csock *socks;
     bool reading, pending_phase, claiming;
     char cursor[48];
     int64_t next_claim_ms, next_read_ms, stop_deadline;
@@ -365,114 +359,12 @@ static void finished(struct es__alert_sender *s, struct req *r, CURLcode res)
     failed(s, r, code >= 400 && code < 500 && code != 408 && code != 425 && code != 429);
 }
 
-static void drain(struct es__alert_sender *s)
+static void on_transfer_done(void *ud, CURL *easy, CURLcode res)
 {
-    CURLMsg *msg;
-    int left;
-    while (s->multi && (msg = curl_multi_info_read(s->multi, &left))) {
-        if (msg->msg != CURLMSG_DONE)
-            continue;
-        struct req *r = NULL;
-        CURLcode res = msg->data.result;
-        curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)&r);
-        if (r)
-            finished(s, r, res);
-    }
-}
-
-/* ---- curl multi on uv ---- */
-
-static void on_sock_closed(uv_handle_t *h)
-{
-    es_free(h->data);
-}
-
-static void sock_close(struct csock *k)
-{
-    struct es__alert_sender *s = k->s;
-    if (k->prev)
-        k->prev->next = k->next;
-    else
-        s->socks = k->next;
-    if (k->next)
-        k->next->prev = k->prev;
-    uv_poll_stop(&k->poll);
-    uv_close((uv_handle_t *)&k->poll, on_sock_closed);
-}
-
-static void on_poll(uv_poll_t *p, int status, int events)
-{
-    struct csock *k = p->data;
-    struct es__alert_sender *s = k->s;
-    int flags = 0, running;
-    if (status < 0)
-        flags = CURL_CSELECT_ERR;
-    if (events & UV_READABLE)
-        flags |= CURL_CSELECT_IN;
-    if (events & UV_WRITABLE)
-        flags |= CURL_CSELECT_OUT;
-    if (s->multi)
-        curl_multi_socket_action(s->multi, k->fd, flags, &running);
-    drain(s);
-}
-
-static int on_curl_socket(CURL *e, curl_socket_t fd, int what, void *userp, void *socketp)
-{
-    struct es__alert_sender *s = userp;
-    struct csock *k = socketp;
-    (void)e;
-    if (what == CURL_POLL_REMOVE) {
-        if (k) {
-            if (s->multi)
-                curl_multi_assign(s->multi, fd, NULL);
-            sock_close(k);
-        }
-        return 0;
-    }
-    if (!k) {
-        k = es_calloc(1, sizeof *k);
-        if (!k)
-            return -1;
-        if (uv_poll_init_socket(&s->loop, &k->poll, fd) != 0) {
-            es_free(k);
-            return -1;
-        }
-        k->fd = fd;
-        k->s = s;
-        k->poll.data = k;
-        k->next = s->socks;
-        if (s->socks)
-            s->socks->prev = k;
-        s->socks = k;
-        curl_multi_assign(s->multi, fd, k);
-    }
-    int ev = 0;
-    if (what & CURL_POLL_IN)
-        ev |= UV_READABLE;
-    if (what & CURL_POLL_OUT)
-        ev |= UV_WRITABLE;
-    uv_poll_start(&k->poll, ev, on_poll);
-    return 0;
-}
-
-static void on_curl_timeout(uv_timer_t *t)
-{
-    struct es__alert_sender *s = t->data;
-    int running;
-    if (s->multi)
-        curl_multi_socket_action(s->multi, CURL_SOCKET_TIMEOUT, 0, &running);
-    drain(s);
-}
-
-static int on_curl_timer(CURLM *m, long timeout_ms, void *userp)
-{
-    struct es__alert_sender *s = userp;
-    (void)m;
-    if (timeout_ms < 0)
-        uv_timer_stop(&s->curl_timer);
-    else
-        uv_timer_start(&s->curl_timer, on_curl_timeout, (uint64_t)timeout_ms, 0);
-    return 0;
+    struct req *r = NULL;
+    curl_easy_getinfo(easy, CURLINFO_PRIVATE, (char **)&r);
+    if (r)
+        finished(ud, r, res);
 }
 
 /* ---- reading the delivery stream ---- */
@@ -646,11 +538,9 @@ static void close_all(struct es__alert_sender *s)
             r->e = NULL;
         }
     s->n_flight = 0;
-    CURLM *m = s->multi;
-    curl_multi_cleanup(m); /* may call on_curl_socket for cached connections */
     s->multi = NULL;
-    while (s->socks)
-        sock_close(s->socks);
+    es_curluv_close(s->cu, NULL, NULL); /* closes cached connections, then its handles */
+    s->cu = NULL;
     /* requests waiting for Redis are freed by their callbacks (ES_ECANCELED) */
     es_store_async_stop(s->rs);
     s->rs = NULL;
@@ -658,8 +548,6 @@ static void close_all(struct es__alert_sender *s)
         req_unlink_free(s->reqs);
     uv_timer_stop(&s->tick);
     uv_close((uv_handle_t *)&s->tick, on_handle_closed);
-    uv_timer_stop(&s->curl_timer);
-    uv_close((uv_handle_t *)&s->curl_timer, on_handle_closed);
     uv_close((uv_handle_t *)&s->wake, on_handle_closed);
 }
 
@@ -692,26 +580,23 @@ int es__alert_sender_start(struct es_alerter *a, struct es_diag *d)
         es_free(s);
         return ES_EIO;
     }
-    s->multi = curl_multi_init();
-    int rc = s->multi ? es_store_async_start(&s->loop, a->url, &s->rs) : ES_ENOMEM;
+    int rc = es_curluv_new(&s->loop, on_transfer_done, NULL, s, &s->cu);
+    if (rc == 0)
+        rc = es_store_async_start(&s->loop, a->url, &s->rs);
     if (rc) {
         es_diag_set(d, a->url, 0, 0, "cannot start the Redis client: %s", es_strerror(rc));
-        if (s->multi)
-            curl_multi_cleanup(s->multi);
+        es_curluv_close(s->cu, NULL, NULL);
+        uv_run(&s->loop, UV_RUN_DEFAULT);
         uv_loop_close(&s->loop);
         es_free(s);
         return rc;
     }
-    curl_multi_setopt(s->multi, CURLMOPT_SOCKETFUNCTION, on_curl_socket);
-    curl_multi_setopt(s->multi, CURLMOPT_SOCKETDATA, s);
-    curl_multi_setopt(s->multi, CURLMOPT_TIMERFUNCTION, on_curl_timer);
-    curl_multi_setopt(s->multi, CURLMOPT_TIMERDATA, s);
+    s->multi = es_curluv_multi(s->cu);
     curl_multi_setopt(s->multi, CURLMOPT_MAXCONNECTS, (long)a->o.max_inflight);
     curl_multi_setopt(s->multi, CURLMOPT_MAX_HOST_CONNECTIONS, 64L);
     uv_timer_init(&s->loop, &s->tick);
-    uv_timer_init(&s->loop, &s->curl_timer);
     uv_async_init(&s->loop, &s->wake, on_wake);
-    s->tick.data = s->curl_timer.data = s->wake.data = s;
+    s->tick.data = s->wake.data = s;
     uv_timer_start(&s->tick, on_tick, 5, 5);
     if (uv_thread_create(&s->th, thread_main, s) != 0) {
         close_all(s);

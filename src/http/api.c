@@ -25,7 +25,7 @@
 const int es__api_statuses[ES__API_NSTATUS] = {200, 201, 304, 400, 401, 403, 404, 405,
                                                409, 413, 422, 429, 500, 501, 503, 0};
 
-static const char *const q_names[ES__Q_COUNT] = {
+const char *const es__api_q_names[ES__Q_COUNT] = {
     "brand", "state", "category", "severity", "fence", "assignee", "platform", "limit", "cursor",
     "step",  "from",  "to",       "by",       "days",  "mid",      "actor",    "lang"};
 
@@ -146,6 +146,12 @@ const char *es__api_field_str(struct es__api_call *c, json_t *o, const char *k, 
         *bad = true;
         return NULL;
     }
+    /* "\u0000" would cut the C string short of what the client sent */
+    if (strlen(json_string_value(v)) != json_string_length(v)) {
+        es__api_error(c, 400, "bad_field", "body field \"%s\": holds a NUL character", k);
+        *bad = true;
+        return NULL;
+    }
     return json_string_value(v);
 }
 
@@ -159,7 +165,7 @@ int64_t es__api_q_int(struct es__api_call *c, enum es__api_q q, int64_t def, int
     long long v = strtoll(s, &end, 10);
     if (*end || v < lo || v > hi) {
         es__api_error(c, 400, "bad_param", "query parameter \"%s\": expected an integer from %lld to %lld",
-                      q_names[q], (long long)lo, (long long)hi);
+                      es__api_q_names[q], (long long)lo, (long long)hi);
         *bad = true;
         return def;
     }
@@ -483,7 +489,7 @@ static void on_request(struct es_http_req *r, void *ud)
         }
     }
     for (int i = 0; i < ES__Q_COUNT; i++) {
-        const char *v = es_http_query(r, q_names[i]);
+        const char *v = es_http_query(r, es__api_q_names[i]);
         c->q[i] = dup_opt(v);
         oom = oom || (v && !c->q[i]);
     }

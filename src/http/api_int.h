@@ -1,7 +1,7 @@
 /*
  * api_int: the triage API's private structures, shared by api.c (routing,
- * threads, auth and role checks), api_mentions.c (the mention endpoints),
- * stats.c, audit.c, sse.c and metrics.c.
+ * threads, auth and role checks), api_parse.c (bodies and query parameters),
+ * api_mentions.c (the mention endpoints), stats.c, audit.c, sse.c and metrics.c.
  *
  * A call's life:
  *
@@ -64,6 +64,9 @@ enum es__api_q {
     ES__Q_PLATFORM, ES__Q_LIMIT, ES__Q_CURSOR, ES__Q_STEP, ES__Q_FROM, ES__Q_TO, ES__Q_BY,
     ES__Q_DAYS, ES__Q_MID, ES__Q_ACTOR, ES__Q_LANG, ES__Q_COUNT
 };
+
+/* The query parameters' names, by enum es__api_q. */
+extern const char *const es__api_q_names[ES__Q_COUNT];
 
 /* Statuses counted per route for /metrics (the last slot is "other"). */
 #define ES__API_NSTATUS 16
@@ -149,6 +152,67 @@ int64_t es__api_q_int(struct es__api_call *c, enum es__api_q q, int64_t def, int
                       int64_t hi, bool *bad);
 /* es__api_store_failed: answer an ES_* code from the store (503 for ES_EIO). */
 void es__api_store_failed(struct es__api_call *c, int rc);
+
+/* ---- api_parse.c: bodies and query parameters, with no Redis and no loop (the fuzz
+ * target tests/fuzz/fuzz_http_api.c calls these on a bare call). Each returns 0, or
+ * answers 400 on c (es__api_error, saying which field or parameter) and returns
+ * ES_EINVAL. Strings returned borrow from c->q or from the parsed body (root), which the
+ * caller decrefs; on an error nothing is left to free. ---- */
+
+#define ES__API_MAX_MS INT64_C(253402300799999) /* 9999-12-31T23:59:59.999Z */
+#define ES__API_MAX_MINUTES 1440
+#define ES__API_MAX_HOURS 192
+#define ES__API_NAME_MAX_CP 48 /* a customer's name in a filled template */
+
+struct es__api_text_body {
+    json_t *root;
+    const char *text;        /* required */
+    const char *idem;        /* reply, dm: idempotency_key or NULL */
+    bool dm;                 /* dm route, or check with "kind":"dm" */
+};
+/* reply and dm: {text, idempotency_key}; check: {text, kind: "reply"|"dm"}. */
+int es__api_parse_reply(struct es__api_call *c, struct es__api_text_body *b);
+int es__api_parse_check(struct es__api_call *c, struct es__api_text_body *b);
+/* claim: {lease_s: 10..3600} (default 300), as milliseconds. */
+int es__api_parse_claim(struct es__api_call *c, int64_t *lease_ms);
+/* ignore: {reason} ("" when absent; borrows from *root). */
+int es__api_parse_ignore(struct es__api_call *c, json_t **root, const char **why);
+/* release, resolve: no body, or {}. */
+int es__api_parse_empty(struct es__api_call *c);
+struct es__api_token_body {
+    json_t *root;
+    const char *role, *name; /* a valid role; a name es__api_name_ok accepts */
+};
+int es__api_parse_token(struct es__api_call *c, struct es__api_token_body *b);
+/* GET /api/mentions: brand, state, category, fence, assignee, platform, severity, limit,
+ * cursor (the next_cursor of a previous page). */
+int es__api_parse_mentions_q(struct es__api_call *c, struct es_mention_filter *f);
+struct es__api_volume_q {
+    const char *step, *by;   /* "minute"|"hour"; NULL|"brand"|"category" */
+    bool hour;
+    int64_t width_ms, from, to; /* from and to rounded down to a bucket */
+    int64_t buckets;         /* 1..ES__API_MAX_MINUTES or ES__API_MAX_HOURS */
+};
+int es__api_parse_volume_q(struct es__api_call *c, struct es__api_volume_q *v);
+/* GET /api/audit: limit 1..1000 (100), mid (an id), actor (a token name). */
+int es__api_parse_audit_q(struct es__api_call *c, size_t *limit, const char **mid,
+                          const char **actor);
+/* GET /api/stats/fears: days 1..90 (7). */
+int es__api_parse_days(struct es__api_call *c, int *days);
+/* GET .../suggestions: lang zh or en (NULL: both). */
+int es__api_parse_lang(struct es__api_call *c, const char **lang);
+/* es__api_name_ok: 1 to 64 of [A-Za-z0-9._@-] (token names, audit actors). auth.c. */
+bool es__api_name_ok(const char *name);
+/* es__api_clean_name: a customer's name (len bytes, any bytes) made fit for a reply:
+ * invalid UTF-8, controls, bidirectional and zero-width characters and braces dropped,
+ * spaces collapsed and trimmed, at most ES__API_NAME_MAX_CP code points and n - 1 bytes.
+ * out is always NUL-terminated. 0, or ES_EINVAL when n is 0. */
+int es__api_clean_name(const char *in, size_t len, char *out, size_t n);
+/* es__api_fill: tmpl with {name} and {brand} filled (NULL or "": left for the agent).
+ * *out (es_malloc'ed, caller frees) the text; *left (new reference) the names of the
+ * placeholders that remain, each once, in order. 0, ES_ENOMEM, ES_ELIMIT. */
+int es__api_fill(const char *tmpl, const char *name, const char *brand, char **out,
+                 json_t **left);
 
 /* api_mentions.c */
 void es__api_mentions(struct es__api_call *c);

@@ -9,46 +9,13 @@
 #include "earshot/respond.h"
 #include "http/api_int.h"
 
-#define TEXT_MAX ES_FEARS_MAX_BYTES
 #define SIG_HEX (ES_FEARS_MINHASH_N * 8)
-
-static const char *const states[] = {"new",       "claimed",  "replied_1", "replied_2",
-                                     "resolved", "ignored", NULL};
 
 void es__api_mentions(struct es__api_call *c)
 {
-    bool bad = false;
     struct es_mention_filter f;
-    memset(&f, 0, sizeof f);
-    f.brand = c->q[ES__Q_BRAND] && *c->q[ES__Q_BRAND] ? c->q[ES__Q_BRAND] : NULL;
-    f.state = c->q[ES__Q_STATE] && *c->q[ES__Q_STATE] ? c->q[ES__Q_STATE] : NULL;
-    f.category = c->q[ES__Q_CATEGORY] && *c->q[ES__Q_CATEGORY] ? c->q[ES__Q_CATEGORY] : NULL;
-    f.fence = c->q[ES__Q_FENCE] && *c->q[ES__Q_FENCE] ? c->q[ES__Q_FENCE] : NULL;
-    f.assignee = c->q[ES__Q_ASSIGNEE] && *c->q[ES__Q_ASSIGNEE] ? c->q[ES__Q_ASSIGNEE] : NULL;
-    f.platform = c->q[ES__Q_PLATFORM] && *c->q[ES__Q_PLATFORM] ? c->q[ES__Q_PLATFORM] : NULL;
-    f.cursor = c->q[ES__Q_CURSOR] && *c->q[ES__Q_CURSOR] ? c->q[ES__Q_CURSOR] : NULL;
-    f.min_severity = (int)es__api_q_int(c, ES__Q_SEVERITY, 0, 1, 4, &bad);
-    if (!bad)
-        f.limit = (size_t)es__api_q_int(c, ES__Q_LIMIT, 50, 1, 200, &bad);
-    if (bad)
+    if (es__api_parse_mentions_q(c, &f))
         return;
-    if (f.state) {
-        size_t i = 0;
-        while (states[i] && strcmp(states[i], f.state) != 0)
-            i++;
-        if (!states[i]) {
-            es__api_error(c, 400, "bad_param",
-                          "query parameter \"state\": one of new, claimed, replied_1, "
-                          "replied_2, resolved, ignored");
-            return;
-        }
-    }
-    const char *too_long[] = {f.brand, f.category, f.fence, f.assignee, f.platform, f.cursor};
-    for (size_t i = 0; i < sizeof too_long / sizeof *too_long; i++)
-        if (too_long[i] && strlen(too_long[i]) > 200) {
-            es__api_error(c, 400, "bad_param", "a query parameter is longer than 200 bytes");
-            return;
-        }
     json_t *arr = NULL;
     char *next = NULL;
     int rc = es_store_mentions_list(c->store, &f, &arr, &next);
@@ -160,27 +127,17 @@ static json_t *stock_json(const struct es_fears_report *t)
     return a;
 }
 
-static void reply(struct es__api_call *c, enum es_reply_kind kind)
+static void reply(struct es__api_call *c)
 {
-    static const char *const allowed[] = {"text", "idempotency_key", NULL};
-    json_t *b = es__api_body_object(c, allowed);
-    if (!b)
+    struct es__api_text_body b;
+    if (es__api_parse_reply(c, &b))
         return;
-    bool bad = false;
-    const char *text = es__api_field_str(c, b, "text", TEXT_MAX, &bad);
-    const char *idem = bad ? NULL : es__api_field_str(c, b, "idempotency_key", 128, &bad);
-    if (!bad && !text) {
-        es__api_error(c, 400, "bad_field", "body field \"text\": required");
-        bad = true;
-    }
-    if (bad) {
-        json_decref(b);
-        return;
-    }
+    const char *text = b.text, *idem = b.idem;
+    enum es_reply_kind kind = b.dm ? ES_REPLY_DM : ES_REPLY_PUBLIC;
     struct es_reply_req q = {c->mid, c->who.name, kind, text, idem, c->api->o.canned_days};
     struct es_reply_out out;
     int rc = es_respond_reply(c->store, c->api->o.fears, &q, c->now_ms, &out);
-    json_decref(b);
+    json_decref(b.root);
     if (rc) {
         es__api_store_failed(c, rc);
         return;
@@ -199,65 +156,47 @@ static void reply(struct es__api_call *c, enum es_reply_kind kind)
         json_object_set_new(d, "similarity", json_real(out.similarity));
         json_object_set_new(d, "similar_to", json_string(out.similar_to));
     }
-    if (!out.ok && !out.store.duplicate && strcmp(reason, "not_found") != 0)
-        es_store_kpi_refusal(c->store, c->mid, reason, c->now_ms);
+    /* refusals are counted for the scorecard by es_respond_reply, for the CLI too */
     answer(c, d, reason);
 }
 
 void es__api_action(struct es__api_call *c)
 {
     if (c->route == ES__R_REPLY || c->route == ES__R_DM) {
-        reply(c, c->route == ES__R_DM ? ES_REPLY_DM : ES_REPLY_PUBLIC);
+        reply(c);
         return;
     }
-    static const char *const claim_keys[] = {"lease_s", NULL};
-    static const char *const ignore_keys[] = {"reason", NULL};
-    static const char *const none[] = {NULL};
-    const char *const *allowed =
-        c->route == ES__R_CLAIM ? claim_keys : c->route == ES__R_IGNORE ? ignore_keys : none;
-    json_t *b = es__api_body_object(c, allowed);
-    if (!b)
-        return;
     struct es_store_result r;
     memset(&r, 0, sizeof r);
-    int rc = 0;
-    bool bad = false;
     const char *agent = c->who.name;
+    int rc;
     switch (c->route) {
     case ES__R_CLAIM: {
-        json_t *v = json_object_get(b, "lease_s");
-        json_int_t lease = 300;
-        if (v && !json_is_null(v)) {
-            if (!json_is_integer(v) || json_integer_value(v) < 10 ||
-                json_integer_value(v) > 3600) {
-                es__api_error(c, 400, "bad_field",
-                              "body field \"lease_s\": expected an integer from 10 to 3600");
-                bad = true;
-                break;
-            }
-            lease = json_integer_value(v);
-        }
-        rc = es_store_claim(c->store, c->mid, agent, (int64_t)lease * 1000, c->now_ms, &r);
+        int64_t lease_ms;
+        if (es__api_parse_claim(c, &lease_ms))
+            return;
+        rc = es_store_claim(c->store, c->mid, agent, lease_ms, c->now_ms, &r);
         break;
     }
     case ES__R_RELEASE:
-        rc = es_store_release(c->store, c->mid, agent, c->now_ms, &r);
-        break;
     case ES__R_RESOLVE:
-        rc = es_store_resolve(c->store, c->mid, agent, c->now_ms, &r);
+        if (es__api_parse_empty(c))
+            return;
+        rc = c->route == ES__R_RELEASE ? es_store_release(c->store, c->mid, agent, c->now_ms, &r)
+                                       : es_store_resolve(c->store, c->mid, agent, c->now_ms, &r);
         break;
     case ES__R_IGNORE: {
-        const char *why = es__api_field_str(c, b, "reason", 500, &bad);
-        if (!bad)
-            rc = es_store_ignore(c->store, c->mid, agent, why ? why : "", c->now_ms, &r);
+        json_t *root;
+        const char *why;
+        if (es__api_parse_ignore(c, &root, &why))
+            return;
+        rc = es_store_ignore(c->store, c->mid, agent, why, c->now_ms, &r);
+        json_decref(root);
         break;
     }
     default:
         rc = ES_EINVAL;
     }
-    json_decref(b);
-    if (bad)
-        return;
     if (rc) {
         es__api_store_failed(c, rc);
         return;
@@ -333,30 +272,15 @@ done:
 
 void es__api_check(struct es__api_call *c)
 {
-    static const char *const allowed[] = {"text", "kind", NULL};
-    json_t *b = es__api_body_object(c, allowed);
-    if (!b)
+    struct es__api_text_body b;
+    if (es__api_parse_check(c, &b))
         return;
-    bool bad = false;
-    const char *text = es__api_field_str(c, b, "text", TEXT_MAX, &bad);
-    const char *kind = bad ? NULL : es__api_field_str(c, b, "kind", 8, &bad);
-    if (!bad && !text) {
-        es__api_error(c, 400, "bad_field", "body field \"text\": required");
-        bad = true;
-    }
-    if (!bad && kind && strcmp(kind, "reply") != 0 && strcmp(kind, "dm") != 0) {
-        es__api_error(c, 400, "bad_field", "body field \"kind\": \"reply\" or \"dm\"");
-        bad = true;
-    }
-    if (bad) {
-        json_decref(b);
-        return;
-    }
-    bool dm = kind && strcmp(kind, "dm") == 0;
+    const char *text = b.text;
+    bool dm = b.dm;
     struct es_conv_brief cb;
     int rc = es_store_conv_brief(c->store, c->mid, c->now_ms, &cb);
     if (rc) {
-        json_decref(b);
+        json_decref(b.root);
         es__api_store_failed(c, rc);
         return;
     }
@@ -365,7 +289,7 @@ void es__api_check(struct es__api_call *c)
     size_t len = strlen(text);
     rc = es_fears_check_text_opts(c->api->o.fears, text, len, &fo, &t);
     if (rc) {
-        json_decref(b);
+        json_decref(b.root);
         es__api_store_failed(c, rc);
         return;
     }
@@ -423,7 +347,7 @@ void es__api_check(struct es__api_call *c)
         json_array_append_new(refusals,
                               json_pack("{s:s, s:s?}", "reason", "fears_canned", "message",
                                         es_fears_reason_message("fears_canned")));
-    json_decref(b);
+    json_decref(b.root);
     bool ok = json_array_size(refusals) == 0 && strcmp(verdict, "ok") == 0;
     c->status = 200;
     c->out = json_pack(
@@ -444,42 +368,86 @@ void es__api_check(struct es__api_call *c)
 
 /* ---- suggestions ---- */
 
+/* str_of: a string field of o, "" when absent. */
+static const char *str_of(json_t *o, const char *k)
+{
+    const char *v = json_string_value(json_object_get(o, k));
+    return v ? v : "";
+}
+
 void es__api_suggestions(struct es__api_call *c)
 {
-    const char *lang = c->q[ES__Q_LANG];
-    if (lang && *lang && strcmp(lang, "zh") != 0 && strcmp(lang, "en") != 0) {
-        es__api_error(c, 400, "bad_param", "query parameter \"lang\": zh or en");
+    const char *lang;
+    if (es__api_parse_lang(c, &lang))
         return;
-    }
-    struct es_conv_brief cb;
-    int rc = es_store_conv_brief(c->store, c->mid, c->now_ms, &cb);
+    json_t *m = NULL;
+    int rc = es_store_mention_get(c->store, c->mid, &m);
     if (rc) {
         es__api_store_failed(c, rc);
         return;
     }
-    const char *scenario = cb.dm_open || cb.public_replies >= 2 ? "dm_followup"
-                           : cb.public_replies == 1           ? "dm_invite"
-                                                              : "first_reply";
+    json_t *conv = json_object_get(m, "conversation");
+    int pr = (int)json_integer_value(json_object_get(conv, "public_replies"));
+    bool dm_open = json_integer_value(json_object_get(conv, "dm_open")) != 0 ||
+                   strcmp(str_of(conv, "dm_open"), "1") == 0;
+    if (json_is_string(json_object_get(conv, "public_replies")))
+        pr = atoi(str_of(conv, "public_replies"));
+    const char *scenario = dm_open || pr >= 2 ? "dm_followup"
+                           : pr == 1          ? "dm_invite"
+                                              : "first_reply";
+
+    /* What the server knows: the customer (display name, else @handle) and the brand. The
+     * name is the post author's own text: cleaned, never expanded (es_fears_fill). */
+    char name[256], brand[160];
+    const char *an = str_of(m, "author_name"), *ah = str_of(m, "author_handle");
+    es__api_clean_name(an, strlen(an), name, sizeof name);
+    if (!name[0] && *ah) {
+        char handle[200];
+        es__api_clean_name(ah, strlen(ah), handle, sizeof handle);
+        if (handle[0])
+            snprintf(name, sizeof name, "%s%s", handle[0] == '@' ? "" : "@", handle);
+    }
+    const char *b = str_of(m, "brand");
+    es__api_clean_name(b, strlen(b), brand, sizeof brand);
+    if (strcmp(brand, "_") == 0)
+        brand[0] = '\0';
+
     const struct es_fears *f = c->api->o.fears;
-    const char *cat = cb.category;
+    char cat[64];
+    snprintf(cat, sizeof cat, "%s", str_of(m, "category"));
     const struct es_fears_template *t[32];
     const char *langs[] = {"zh", "en"};
     if (es_fears_templates(f, cat, scenario, "zh", t, 1) == 0 &&
         es_fears_templates(f, cat, scenario, "en", t, 1) == 0)
-        cat = "general";
+        snprintf(cat, sizeof cat, "general");
     json_t *arr = json_array();
-    for (int l = 0; l < 2 && arr; l++) {
-        if (lang && *lang && strcmp(lang, langs[l]) != 0)
+    for (int l = 0; l < 2 && arr && !rc; l++) {
+        if (lang && strcmp(lang, langs[l]) != 0)
             continue;
         size_t n = es_fears_templates(f, cat, scenario, langs[l], t, 32);
-        for (size_t i = 0; i < n && i < 32; i++)
-            json_array_append_new(arr, json_pack("{s:s, s:s, s:s, s:s}", "id", t[i]->id,
+        for (size_t i = 0; i < n && i < 32 && !rc; i++) {
+            char *text = NULL;
+            json_t *left = NULL;
+            rc = es__api_fill(t[i]->text, name, brand, &text, &left);
+            if (rc)
+                break;
+            json_array_append_new(arr, json_pack("{s:s, s:s, s:s, s:s, s:s, s:o}", "id", t[i]->id,
                                                  "scenario", t[i]->scenario, "lang", t[i]->lang,
-                                                 "text", t[i]->text));
+                                                 "text", text, "template", t[i]->text,
+                                                 "placeholders", left));
+            es_free(text);
+        }
+    }
+    json_decref(m);
+    if (rc) {
+        json_decref(arr);
+        es__api_error(c, 500, "internal", "%s", es_strerror(rc));
+        return;
     }
     c->status = 200;
-    c->out = json_pack("{s:s, s:s, s:o}", "category", cat, "scenario", scenario, "templates",
-                       arr);
+    c->out = json_pack("{s:s, s:s, s:{s:s?, s:s?}, s:o}", "category", cat, "scenario", scenario,
+                       "filled", "name", name[0] ? name : NULL, "brand", brand[0] ? brand : NULL,
+                       "templates", arr);
     if (!c->out)
         es__api_error(c, 500, "internal", "Out of memory.");
 }

@@ -28,12 +28,10 @@ void es__api_audit_record(struct es__api_call *c)
 
 void es__api_audit(struct es__api_call *c)
 {
-    bool bad = false;
-    size_t limit = (size_t)es__api_q_int(c, ES__Q_LIMIT, 100, 1, 1000, &bad);
-    if (bad)
+    size_t limit;
+    const char *mid, *actor;
+    if (es__api_parse_audit_q(c, &limit, &mid, &actor))
         return;
-    const char *mid = c->q[ES__Q_MID] && *c->q[ES__Q_MID] ? c->q[ES__Q_MID] : NULL;
-    const char *actor = c->q[ES__Q_ACTOR] && *c->q[ES__Q_ACTOR] ? c->q[ES__Q_ACTOR] : NULL;
     json_t *arr = NULL;
     int rc = es_store_audit_list(c->store, mid, actor, limit, &arr);
     if (rc) {
@@ -58,40 +56,25 @@ void es__api_tokens_get(struct es__api_call *c)
 
 void es__api_tokens_post(struct es__api_call *c)
 {
-    static const char *const allowed[] = {"role", "name", NULL};
-    json_t *b = es__api_body_object(c, allowed);
-    if (!b)
+    struct es__api_token_body b;
+    if (es__api_parse_token(c, &b))
         return;
-    bool bad = false;
-    const char *role = es__api_field_str(c, b, "role", 16, &bad);
-    const char *name = bad ? NULL : es__api_field_str(c, b, "name", 64, &bad);
-    if (!bad && (!role || es_api_role_parse(role) == ES_ROLE_NONE)) {
-        es__api_error(c, 400, "bad_field", "body field \"role\": agent, manager or admin");
-        bad = true;
-    }
-    if (!bad && !name) {
-        es__api_error(c, 400, "bad_field", "body field \"name\": required");
-        bad = true;
-    }
     char token[128], id[32];
-    int rc = bad ? 0 : es_api_token_create(c->store, role, name, token, sizeof token, id, sizeof id);
-    if (!bad && rc == ES_EINVAL) {
+    int rc = es_api_token_create(c->store, b.role, b.name, token, sizeof token, id, sizeof id);
+    if (rc == ES_EINVAL) {
         es__api_error(c, 400, "bad_field",
                       "body field \"name\": 1 to 64 of the characters A-Z a-z 0-9 . _ @ -");
-        bad = true;
-    } else if (!bad && rc) {
+    } else if (rc) {
         es__api_store_failed(c, rc);
-        bad = true;
-    }
-    if (!bad) {
+    } else {
         c->status = 201;
-        c->out = json_pack("{s:s, s:s, s:s, s:I, s:s}", "id", id, "name", name, "role", role,
+        c->out = json_pack("{s:s, s:s, s:s, s:I, s:s}", "id", id, "name", b.name, "role", b.role,
                            "created_ms", (json_int_t)c->now_ms, "token", token);
         /* the audit entry names the new token's id, never its secret */
         snprintf(c->mid, sizeof c->mid, "%s", id);
     }
     memset(token, 0, sizeof token);
-    json_decref(b);
+    json_decref(b.root);
 }
 
 void es__api_token_del(struct es__api_call *c)

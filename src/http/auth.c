@@ -10,6 +10,7 @@
 #include "earshot/api.h"
 #include "earshot/clock.h"
 #include "earshot/store.h"
+#include "http/api_int.h"
 
 #define ID_BYTES 8
 #define SECRET_BYTES 32
@@ -59,7 +60,7 @@ static int sha256(const char *s, size_t n, unsigned char out[32])
     return EVP_Digest(s, n, out, &len, EVP_sha256(), NULL) == 1 && len == 32 ? 0 : ES_ENOMEM;
 }
 
-static bool name_ok(const char *name)
+bool es__api_name_ok(const char *name)
 {
     size_t n = name ? strlen(name) : 0;
     if (n == 0 || n > 64)
@@ -76,7 +77,7 @@ static bool name_ok(const char *name)
 int es_api_token_create(struct es_store *s, const char *role, const char *name, char *token,
                         size_t token_n, char *id, size_t id_n)
 {
-    if (es_api_role_parse(role) == ES_ROLE_NONE || !name_ok(name) || token_n < 100 ||
+    if (es_api_role_parse(role) == ES_ROLE_NONE || !es__api_name_ok(name) || token_n < 100 ||
         id_n < 2 * ID_BYTES + 1)
         return ES_EINVAL;
     unsigned char rid[ID_BYTES], secret[SECRET_BYTES], digest[32];

@@ -6,40 +6,14 @@
 #include "earshot/clock.h"
 #include "http/api_int.h"
 
-#define MAX_MINUTES 1440
-#define MAX_HOURS 192
-
 void es__api_volume(struct es__api_call *c)
 {
-    const char *step = c->q[ES__Q_STEP] && *c->q[ES__Q_STEP] ? c->q[ES__Q_STEP] : "minute";
-    const char *by = c->q[ES__Q_BY] && *c->q[ES__Q_BY] ? c->q[ES__Q_BY] : NULL;
-    bool hour = strcmp(step, "hour") == 0;
-    if (!hour && strcmp(step, "minute") != 0) {
-        es__api_error(c, 400, "bad_param", "query parameter \"step\": minute or hour");
+    struct es__api_volume_q vq;
+    if (es__api_parse_volume_q(c, &vq))
         return;
-    }
-    if (by && strcmp(by, "brand") != 0 && strcmp(by, "category") != 0) {
-        es__api_error(c, 400, "bad_param", "query parameter \"by\": brand or category");
-        return;
-    }
-    int64_t w = hour ? 3600000 : 60000;
-    bool bad = false;
-    int64_t to = es__api_q_int(c, ES__Q_TO, c->now_ms, 0, INT64_MAX / 2, &bad);
-    int64_t from = bad ? 0 : es__api_q_int(c, ES__Q_FROM, to - 59 * w, 0, INT64_MAX / 2, &bad);
-    if (bad)
-        return;
-    from = from / w * w;
-    to = to / w * w;
-    if (to < from) {
-        es__api_error(c, 400, "bad_param", "query parameters: \"from\" is after \"to\"");
-        return;
-    }
-    int64_t nb = (to - from) / w + 1;
-    if (nb > (hour ? MAX_HOURS : MAX_MINUTES)) {
-        es__api_error(c, 400, "bad_param", "at most %d %s buckets per call",
-                      hour ? MAX_HOURS : MAX_MINUTES, step);
-        return;
-    }
+    bool hour = vq.hour;
+    const char *step = vq.step, *by = vq.by;
+    int64_t w = vq.width_ms, from = vq.from, to = vq.to, nb = vq.buckets;
     size_t per = hour ? 60 : 1;
     json_t *mins = NULL;
     int rc = es_store_stats_minutes(c->store, from, (size_t)nb * per, &mins);
@@ -114,9 +88,8 @@ static json_t *percentile(json_t *sum, json_int_t n, double p)
 
 void es__api_fears(struct es__api_call *c)
 {
-    bool bad = false;
-    int days = (int)es__api_q_int(c, ES__Q_DAYS, 7, 1, 90, &bad);
-    if (bad)
+    int days;
+    if (es__api_parse_days(c, &days))
         return;
     json_t *sum = NULL;
     int rc = es_store_kpi_sum(c->store, c->now_ms, days, &sum);

@@ -73,8 +73,8 @@ static void refuse(struct es_reply_out *out, const char *reason)
     }
 }
 
-int es_respond_reply(struct es_store *s, const struct es_fears *f, const struct es_reply_req *q,
-                     int64_t now_ms, struct es_reply_out *out)
+static int decide(struct es_store *s, const struct es_fears *f, const struct es_reply_req *q,
+                  int64_t now_ms, struct es_reply_out *out)
 {
     memset(out, 0, sizeof *out);
     out->reason = out->message = "";
@@ -205,5 +205,18 @@ int es_respond_reply(struct es_store *s, const struct es_fears *f, const struct 
     }
 done:
     es_free(masked);
+    return rc;
+}
+
+/* es_respond_reply: decide, then count a refusal for the FEARS scorecard (once per
+ * decision, whichever caller, the API or the CLI: a retry that gets the first decision
+ * back, an unknown mention or a store failure is not counted). */
+int es_respond_reply(struct es_store *s, const struct es_fears *f, const struct es_reply_req *q,
+                     int64_t now_ms, struct es_reply_out *out)
+{
+    int rc = decide(s, f, q, now_ms, out);
+    if (rc == 0 && !out->ok && !out->store.duplicate && out->reason[0] &&
+        strcmp(out->reason, "not_found") != 0 && strcmp(out->reason, "store_error") != 0)
+        es_store_kpi_refusal(s, q->mid, out->reason, now_ms); /* best effort */
     return rc;
 }

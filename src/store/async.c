@@ -5,6 +5,12 @@
  *                       │                      (100 ms doubling to 5 s)
  *                       └── stop: pending requests end with ES_ECANCELED
  *
+ * Commands issued while the connection is being made (start, or a reconnect attempt
+ * under way) are queued in hiredis's output buffer, at most CONNECTING_MAX of them, and
+ * written as soon as the socket is connected; if the attempt fails they end with
+ * ES_EIO. So a caller may send right after es_store_async_start. While down between
+ * attempts (the backoff timer), a command fails at once with ES_EIO.
+ *
  * Each request is a struct areq holding a copy of its argv, so an EVALSHA
  * answered with NOSCRIPT can be resent after SCRIPT LOAD. hiredis owns the
  * context and frees it after the disconnect callback; our pointer is cleared
@@ -24,6 +30,7 @@
 
 #define BACKOFF_MIN_MS 100
 #define BACKOFF_MAX_MS 5000
+#define CONNECTING_MAX 64 /* commands queued before the connection is up */
 
 struct es_store_async {
     uv_loop_t *loop;
@@ -36,6 +43,7 @@ struct es_store_async {
     uv_timer_t timer;
     uint64_t backoff_ms;
     int pending;           /* requests whose hiredis callback has not run yet */
+    int early;             /* of those, sent while connecting (bounded by CONNECTING_MAX) */
     int timer_closed;
     char sha[ES__S_COUNT][41];
 };
@@ -92,11 +100,13 @@ static void on_connect(const redisAsyncContext *ac, int status)
                (unsigned long long)a->backoff_ms);
         a->ac = NULL;
         a->up = 0;
+        a->early = 0; /* their callbacks run next, with a NULL reply: ES_EIO */
         schedule_reconnect(a);
         maybe_free(a);
         return;
     }
     a->up = 1;
+    a->early = 0;
     a->backoff_ms = BACKOFF_MIN_MS;
 }
 
@@ -105,6 +115,7 @@ static void on_disconnect(const redisAsyncContext *ac, int status)
     struct es_store_async *a = ac->data;
     a->ac = NULL;
     a->up = 0;
+    a->early = 0;
     if (!a->stopping) {
         es_log(ES_LOG_WARN, "store", "redis connection lost (%s); reconnecting",
                status == REDIS_OK ? "closed" : ac->errstr);
@@ -179,12 +190,14 @@ static void on_reply(redisAsyncContext *ac, void *reply, void *privdata);
 static int send_req(struct areq *r)
 {
     struct es_store_async *a = r->a;
-    if (!a->ac || !a->up)
+    if (!a->ac || (!a->up && a->early >= CONNECTING_MAX))
         return ES_EIO;
     if (redisAsyncCommandArgv(a->ac, on_reply, r, r->argc, (const char **)r->argv, r->lens) !=
         REDIS_OK)
         return ES_EIO;
     a->pending++;
+    if (!a->up)
+        a->early++;
     return 0;
 }
 

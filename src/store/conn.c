@@ -69,6 +69,50 @@ static int parse_url(struct es_store *s, const char *url, struct es_diag *d)
     return 0;
 }
 
+/*
+ * Data sets written before the shard-wide queues existed (schema 1) get them
+ * built once from the shard's brand queues: one atomic script per shard, so a
+ * mention added meanwhile is in both; running it twice gives the same result.
+ */
+#define SCHEMA "2"
+
+static int migrate(struct es_store *s)
+{
+    const char *get[] = {"GET", "es:schema"};
+    redisReply *r = es__cmd(s, 2, get, NULL);
+    if (!r)
+        return ES_EIO;
+    bool current = r->type == REDIS_REPLY_STRING && atoi(r->str) >= atoi(SCHEMA);
+    freeReplyObject(r);
+    if (current)
+        return 0;
+    static const char build_qall[] =
+        "local qs = redis.call('SMEMBERS', KEYS[1])\n"
+        "redis.call('DEL', KEYS[2])\n"
+        "if #qs > 0 then\n"
+        "  redis.call('ZUNIONSTORE', KEYS[2], #qs, unpack(qs))\n"
+        "end\n"
+        "return #qs\n";
+    for (int k = 0; k < ES_STORE_SHARDS; k++) {
+        char queues[32], qall[32];
+        snprintf(queues, sizeof queues, "es:{s%d}:queues", k);
+        snprintf(qall, sizeof qall, "es:{s%d}:qall", k);
+        const char *argv[] = {"EVAL", build_qall, "2", queues, qall};
+        r = es__cmd(s, 5, argv, NULL);
+        bool ok = r && r->type == REDIS_REPLY_INTEGER;
+        if (r)
+            freeReplyObject(r);
+        if (!ok)
+            return ES_EIO;
+    }
+    const char *set[] = {"SET", "es:schema", SCHEMA};
+    r = es__cmd(s, 3, set, NULL);
+    if (!r)
+        return ES_EIO;
+    freeReplyObject(r);
+    return 0;
+}
+
 int es_store_open(const struct es_store_opts *o, struct es_store **out, struct es_diag *d)
 {
     struct es_store *s = es_calloc(1, sizeof *s);
@@ -100,6 +144,8 @@ int es_store_open(const struct es_store_opts *o, struct es_store **out, struct e
         rc = connect_now(s, d);
     if (!rc)
         rc = es__load_scripts(s);
+    if (!rc)
+        rc = migrate(s);
     if (rc) {
         if (rc == ES_EIO && d && !d->msg[0])
             es_diag_set(d, "redis", 0, 0, "Redis did not answer");

@@ -12,7 +12,6 @@
 #define TOKENS_SET "es:tokens"
 #define AUDIT_KEY "es:audit"
 #define AUDIT_CAP_S "99999" /* LTRIM's last index: ES_STORE_AUDIT_CAP - 1 */
-#define AUDIT_PAGE 1000
 
 /* Upper bounds of the first-response-time buckets, in seconds. The reply script gets the
  * bucket index from C (es__kpi_frt_bucket), so this table is the only copy. */
@@ -181,26 +180,71 @@ int es_store_token_del(struct es_store *s, const char *id)
     return rc;
 }
 
-/* ---- audit ---- */
+/* ---- audit ----
+ *
+ *   es:audit                  every entry, newest first, capped at ES_STORE_AUDIT_CAP
+ *   es:audit:mid:<mid>        the same entries of one mention (or token, subscription) id
+ *   es:audit:actor:<name>     the same entries of one token name
+ *
+ * The indexes are capped lists (AUDIT_INDEX_CAP, the largest page the API serves) that
+ * expire AUDIT_INDEX_TTL_S after their last entry, written in the pipeline that writes
+ * the log (no MULTI: the keys are on different Cluster slots; an index can only miss an
+ * entry the log has, when Redis fails between the commands). A filtered read is then one
+ * LRANGE, whatever the size of the log. */
+
+#define AUDIT_INDEX_CAP 1000
+#define AUDIT_INDEX_CAP_S "999" /* LTRIM's last index */
+#define AUDIT_INDEX_TTL_S "7776000" /* 90 days */
+#define AUDIT_KEY_MAX 200
+
+/* index_key: "es:audit:<kind>:<value>", or -1 when value is empty or too long for one. */
+static int index_key(const char *kind, const char *value, char *key, size_t n)
+{
+    if (!value || !*value || strlen(value) > AUDIT_KEY_MAX)
+        return -1;
+    snprintf(key, n, "es:audit:%s:%s", kind, value);
+    return 0;
+}
 
 int es_store_audit_add(struct es_store *s, const json_t *entry)
 {
     char *txt = json_dumps(entry, JSON_COMPACT);
     if (!txt)
         return ES_ENOMEM;
+    char mkey[AUDIT_KEY_MAX + 32], akey[AUDIT_KEY_MAX + 32];
+    bool by_mid =
+        index_key("mid", json_string_value(json_object_get(entry, "mid")), mkey, sizeof mkey) == 0;
+    bool by_actor = index_key("actor", json_string_value(json_object_get(entry, "actor")), akey,
+                              sizeof akey) == 0;
     const char *push[] = {"LPUSH", AUDIT_KEY, txt};
     const char *trim[] = {"LTRIM", AUDIT_KEY, "0", AUDIT_CAP_S};
-    const char *const *argv[] = {push, trim};
-    int argc[] = {3, 4};
-    redisReply *rep[2];
-    int rc = es__pipeline(s, 2, argc, argv, rep);
+    const char *mpush[] = {"LPUSH", mkey, txt}, *mtrim[] = {"LTRIM", mkey, "0", AUDIT_INDEX_CAP_S},
+               *mexp[] = {"EXPIRE", mkey, AUDIT_INDEX_TTL_S};
+    const char *apush[] = {"LPUSH", akey, txt}, *atrim[] = {"LTRIM", akey, "0", AUDIT_INDEX_CAP_S},
+               *aexp[] = {"EXPIRE", akey, AUDIT_INDEX_TTL_S};
+    const char *const *argv[8] = {push, trim};
+    int argc[8] = {3, 4};
+    int n = 2;
+    if (by_mid) {
+        argv[n] = mpush, argc[n++] = 3;
+        argv[n] = mtrim, argc[n++] = 4;
+        argv[n] = mexp, argc[n++] = 3;
+    }
+    if (by_actor) {
+        argv[n] = apush, argc[n++] = 3;
+        argv[n] = atrim, argc[n++] = 4;
+        argv[n] = aexp, argc[n++] = 3;
+    }
+    redisReply *rep[8];
+    int rc = es__pipeline(s, n, argc, argv, rep);
     free(txt);
     if (rc)
         return rc;
-    if (rep[0]->type == REDIS_REPLY_ERROR)
-        rc = ES_EIO;
-    freeReplyObject(rep[0]);
-    freeReplyObject(rep[1]);
+    for (int i = 0; i < n; i++) {
+        if (rep[i]->type == REDIS_REPLY_ERROR)
+            rc = ES_EIO;
+        freeReplyObject(rep[i]);
+    }
     return rc;
 }
 
@@ -215,38 +259,43 @@ static bool field_is(json_t *o, const char *k, const char *want)
 int es_store_audit_list(struct es_store *s, const char *mid, const char *actor, size_t limit,
                         json_t **out)
 {
-    json_t *arr = json_array();
-    if (!arr)
-        return ES_ENOMEM;
     if (limit == 0)
         limit = 100;
-    int rc = 0;
-    for (long start = 0; start < ES_STORE_AUDIT_CAP && json_array_size(arr) < limit && !rc;
-         start += AUDIT_PAGE) {
-        char a[24], b[24];
-        snprintf(a, sizeof a, "%ld", start);
-        /* unfiltered: read only what is needed */
-        long page = !mid && !actor ? (long)limit : AUDIT_PAGE;
-        snprintf(b, sizeof b, "%ld", start + page - 1);
-        const char *argv[] = {"LRANGE", AUDIT_KEY, a, b};
-        redisReply *r = es__cmd(s, 4, argv, NULL);
-        if (!r || r->type != REDIS_REPLY_ARRAY) {
-            rc = ES_EIO;
-            if (r)
-                freeReplyObject(r);
-            break;
+    char key[AUDIT_KEY_MAX + 32];
+    snprintf(key, sizeof key, "%s", AUDIT_KEY);
+    size_t want = limit;
+    if (mid || actor) {
+        /* the per-mention index when both are given (the shorter list, in practice) */
+        if (index_key(mid ? "mid" : "actor", mid ? mid : actor, key, sizeof key) != 0) {
+            *out = json_array();
+            return *out ? 0 : ES_ENOMEM;
         }
-        for (size_t i = 0; i < r->elements && json_array_size(arr) < limit; i++) {
-            json_t *e = json_loadb(r->element[i]->str, r->element[i]->len, 0, NULL);
-            if (e && field_is(e, "mid", mid) && field_is(e, "actor", actor))
-                json_array_append(arr, e);
-            json_decref(e);
-        }
-        bool last = (long)r->elements < page;
-        freeReplyObject(r);
-        if (last)
-            break;
+        if (mid && actor)
+            want = AUDIT_INDEX_CAP;
     }
+    if (want > ES_STORE_AUDIT_CAP)
+        want = ES_STORE_AUDIT_CAP;
+    char last[24];
+    snprintf(last, sizeof last, "%zu", want - 1);
+    const char *argv[] = {"LRANGE", key, "0", last};
+    redisReply *r = es__cmd(s, 4, argv, NULL);
+    if (!r)
+        return ES_EIO;
+    if (r->type != REDIS_REPLY_ARRAY) {
+        freeReplyObject(r);
+        return ES_EIO;
+    }
+    json_t *arr = json_array();
+    int rc = arr ? 0 : ES_ENOMEM;
+    for (size_t i = 0; !rc && i < r->elements && json_array_size(arr) < limit; i++) {
+        json_t *e = json_loadb(r->element[i]->str, r->element[i]->len, 0, NULL);
+        /* the filters are checked again: an index holds exactly what the log holds */
+        if (e && field_is(e, "mid", mid) && field_is(e, "actor", actor) &&
+            json_array_append(arr, e))
+            rc = ES_ENOMEM;
+        json_decref(e);
+    }
+    freeReplyObject(r);
     if (rc) {
         json_decref(arr);
         return rc;

@@ -123,14 +123,14 @@ out:
     return rc;
 }
 
-/* EVALSHA, sha, numkeys, 9 keys, 12 arguments; then at most MADD_FIELDS name, value pairs. */
-#define MADD_FIXED 24
+/* EVALSHA, sha, numkeys, 10 keys, 12 arguments; then at most MADD_FIELDS name, value pairs. */
+#define MADD_FIXED 25
 #define MADD_FIELDS 32
 
 /* One mention being added: its keys and the mention_add script's arguments. */
 struct madd {
     char mid[64], conv[1024], kpost[1024], km[128], kc[1200], kq[512], kcust[1024],
-        kneg[1024], khist[1024], kqs[64], kkpi[64], seqkey[64], tier[64];
+        kneg[1024], khist[1024], kqs[64], kkpi[64], kqall[64], seqkey[64], tier[64];
     char evalsha[8], sha[41], nkeys[4], now_s[32], ttl[32], score_s[64], neg_s[32],
         nfields[8], created_at[24];
     char num[MADD_FIELDS][40]; /* numeric field values, by field index */
@@ -184,6 +184,7 @@ static int madd_prepare(struct es_store *s, const struct es_post *p,
     snprintf(a->khist, sizeof a->khist, "es:{s%d}:hist:%s:%s", k, platform, author);
     snprintf(a->kqs, sizeof a->kqs, "es:{s%d}:queues", k);
     es__kpi_key(k, now_ms, a->kkpi, sizeof a->kkpi);
+    snprintf(a->kqall, sizeof a->kqall, "es:{s%d}:qall", k);
 
     int64_t deadline = in->sla_deadline_ms
                            ? in->sla_deadline_ms
@@ -234,14 +235,14 @@ static int madd_prepare(struct es_store *s, const struct es_post *p,
     snprintf(a->nfields, sizeof a->nfields, "%d", nf);
     snprintf(a->evalsha, sizeof a->evalsha, "EVALSHA");
     snprintf(a->sha, sizeof a->sha, "%s", s->sha[ES__S_MENTION_ADD]);
-    snprintf(a->nkeys, sizeof a->nkeys, "9");
+    snprintf(a->nkeys, sizeof a->nkeys, "10");
     snprintf(a->now_s, sizeof a->now_s, "%lld", (long long)now_ms);
     snprintf(a->ttl, sizeof a->ttl, "%d", POST_TTL_S);
     snprintf(a->score_s, sizeof a->score_s, "%.0f", score);
     snprintf(a->neg_s, sizeof a->neg_s, "%lld", NEG_WINDOW_MS);
     const char *argv[MADD_FIXED] = {a->evalsha, a->sha,   a->nkeys, a->kpost, a->km,
                                     a->kc,      a->kq,    a->kcust, a->kneg,  a->khist,
-                                    a->kqs,     a->kkpi,  a->mid,   a->now_s, a->ttl,   a->score_s,
+                                    a->kqs,     a->kkpi,  a->kqall, a->mid,   a->now_s, a->ttl,   a->score_s,
                                     in->complaint ? "1" : "0", a->conv, platform, root, author,
                                     nz(in->brand), a->nfields, a->neg_s};
     memcpy(a->argv, argv, sizeof argv);
@@ -330,8 +331,8 @@ int es_store_mentions_add(struct es_store *s, size_t n, const struct es_post *co
         redisReply *r = rep[i];
         if (r && r->type == REDIS_REPLY_ERROR && strncmp(r->str, "NOSCRIPT", 8) == 0) {
             freeReplyObject(r);
-            r = rep[i] = es__eval(s, ES__S_MENTION_ADD, 9, a[i].argv + 3, a[i].argc - 12,
-                                  a[i].argv + 12, NULL);
+            r = rep[i] = es__eval(s, ES__S_MENTION_ADD, 10, a[i].argv + 3, a[i].argc - 13,
+                                  a[i].argv + 13, NULL);
         }
         if (r && r->type == REDIS_REPLY_ARRAY && r->elements == 3 &&
             r->element[1]->type == REDIS_REPLY_STRING) {
@@ -475,40 +476,20 @@ static int run_pipeline(struct es_store *s, size_t n, int argc, const char *cons
     return rc;
 }
 
-/* queue_keys: the queues to merge (the brand's in every shard, or every queue of every
- * shard: one pipelined SMEMBERS per shard). JSON array of strings, new reference. */
-static int queue_keys(struct es_store *s, const char *brand, json_t **out)
+/* queue_keys: the queues to merge: the brand's queue in every shard, or every shard's
+ * queue of all brands (es:{sK}:qall). JSON array of strings, new reference. */
+static int queue_keys(const char *brand, json_t **out)
 {
     json_t *keys = json_array();
     if (!keys)
         return ES_ENOMEM;
-    char names[ES_STORE_SHARDS][512];
-    const char *argv[ES_STORE_SHARDS][2];
-    redisReply *rep[ES_STORE_SHARDS];
     for (int k = 0; k < ES_STORE_SHARDS; k++) {
-        if (brand) {
-            snprintf(names[k], sizeof names[k], "es:{s%d}:q:%s", k, brand);
-            json_array_append_new(keys, json_string(names[k]));
-        } else {
-            snprintf(names[k], sizeof names[k], "es:{s%d}:queues", k);
-            argv[k][0] = "SMEMBERS";
-            argv[k][1] = names[k];
-        }
-    }
-    if (brand) {
-        *out = keys;
-        return 0;
-    }
-    int rc = run_pipeline(s, ES_STORE_SHARDS, 2, &argv[0][0], rep);
-    for (int k = 0; !rc && k < ES_STORE_SHARDS; k++) {
-        for (size_t i = 0; rep[k]->type == REDIS_REPLY_ARRAY && i < rep[k]->elements; i++)
-            json_array_append_new(keys, json_stringn(rep[k]->element[i]->str,
-                                                     rep[k]->element[i]->len));
-        freeReplyObject(rep[k]);
-    }
-    if (rc) {
-        json_decref(keys);
-        return rc;
+        char name[512];
+        if (brand)
+            snprintf(name, sizeof name, "es:{s%d}:q:%s", k, brand);
+        else
+            snprintf(name, sizeof name, "es:{s%d}:qall", k);
+        json_array_append_new(keys, json_string(name));
     }
     *out = keys;
     return 0;
@@ -539,7 +520,7 @@ int es_store_mentions_list(struct es_store *s, const struct es_mention_filter *f
     redisReply **rep = NULL;
     const char *(*hargv)[2] = NULL;
     char(*hkeys)[128] = NULL;
-    int rc = queue_keys(s, f->brand, &keys);
+    int rc = queue_keys(f->brand, &keys);
     if (rc)
         goto out;
 

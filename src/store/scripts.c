@@ -34,7 +34,8 @@
 /*
  * mention_add
  * KEYS: 1 post, 2 m, 3 c, 4 q, 5 cust, 6 neg, 7 hist, 8 queues (set of the shard's queue keys),
- *       9 the shard's KPI hash of the day (es:{sK}:kpi:<yyyymmdd>)
+ *       9 the shard's KPI hash of the day (es:{sK}:kpi:<yyyymmdd>),
+ *       10 the shard's queue of every brand (es:{sK}:qall)
  * ARGV: 1 mid, 2 now_ms, 3 post_ttl_s, 4 queue score, 5 complaint (0/1), 6 conv id,
  *       7 platform, 8 root, 9 author, 10 brand, 11 number of mention fields,
  *       12 negative window ms, 13... the mention's fields as name, value pairs
@@ -64,6 +65,7 @@ static const char mention_add[] =
     "  'created_ms', now, 'updated_ms', now, unpack(ARGV, 13))\n"
     "if st ~= 'ignored' then\n"
     "  redis.call('ZADD', KEYS[4], ARGV[4], ARGV[1])\n"
+    "  redis.call('ZADD', KEYS[10], ARGV[4], ARGV[1])\n"
     "  redis.call('SADD', KEYS[8], KEYS[4])\n"
     "end\n"
     "redis.call('HINCRBY', KEYS[5], 'mentions', 1)\n"
@@ -123,7 +125,8 @@ static const char release[] = LUA_COMMON
 
 /*
  * reply: the FEARS decision and the outbox entry, atomically.
- * KEYS: 1 m, 2 c, 3 q, 4 cust, 5 hist, 6 outbox, 7 idem, 8 kpi (the day's; optional)
+ * KEYS: 1 m, 2 c, 3 q, 4 cust, 5 hist, 6 outbox, 7 idem, 8 kpi (the day's; optional),
+ *       9 qall (the shard's queue of every brand)
  * ARGV: 1 agent, 2 now_ms, 3 kind (public|dm), 4 text, 5 dm_invite (0/1), 6 mid,
  *       7 idem key, 8 outbox maxlen, 9 idem ttl s, 10 first-response bucket ('' unknown),
  *       11 first-response s, 12 SLA met (1/0, '' unknown), 13 kpi ttl s
@@ -169,6 +172,7 @@ static const char reply[] = LUA_COMMON
     "if sc then\n"
     "  -- answered: keep it in the queue, behind every unanswered one (deadline part only)\n"
     "  redis.call('ZADD', KEYS[3], tonumber(sc) % 1e10, ARGV[6])\n"
+    "  redis.call('ZADD', KEYS[9], tonumber(sc) % 1e10, ARGV[6])\n"
     "end\n"
     "redis.call('HINCRBY', KEYS[4], 'replies', 1)\n"
     "if KEYS[8] then\n"
@@ -197,7 +201,7 @@ static const char reply[] = LUA_COMMON
     "redis.call('SET', KEYS[7], cjson.encode(out), 'EX', ARGV[9])\n"
     "return out\n";
 
-/* resolve: KEYS: 1 m, 2 c, 3 q, 4 cust, 5 hist, 6 kpi (optional)
+/* resolve: KEYS: 1 m, 2 c, 3 q, 4 cust, 5 hist, 6 kpi, 7 qall
  * ARGV: 1 agent, 2 now_ms, 3 mid, 4 kpi ttl s */
 static const char resolve[] = LUA_COMMON
     "local now = tonumber(ARGV[2])\n"
@@ -212,6 +216,7 @@ static const char resolve[] = LUA_COMMON
     "  'lease_until', 0)\n"
     "redis.call('HSET', KEYS[1], 'state', 'resolved', 'updated_ms', now)\n"
     "redis.call('ZREM', KEYS[3], ARGV[3])\n"
+    "redis.call('ZREM', KEYS[7], ARGV[3])\n"
     "redis.call('HINCRBY', KEYS[4], 'resolved', 1)\n"
     "redis.call('HSET', KEYS[4], 'last_outcome', 'resolved')\n"
     "if KEYS[6] then\n"
@@ -221,7 +226,7 @@ static const char resolve[] = LUA_COMMON
     "hist(KEYS[5], {t = 'resolved', mid = ARGV[3], ms = now, agent = ARGV[1]})\n"
     "return res('ok', '', KEYS[2])\n";
 
-/* ignore: KEYS: 1 m, 2 c, 3 q, 4 cust, 5 hist, 6 kpi (optional)
+/* ignore: KEYS: 1 m, 2 c, 3 q, 4 cust, 5 hist, 6 kpi, 7 qall
  * ARGV: 1 agent, 2 now_ms, 3 mid, 4 why, 5 kpi ttl s */
 static const char ignore[] = LUA_COMMON
     "local now = tonumber(ARGV[2])\n"
@@ -236,6 +241,7 @@ static const char ignore[] = LUA_COMMON
     "  'ignored_why', ARGV[4])\n"
     "redis.call('HSET', KEYS[1], 'state', 'ignored', 'updated_ms', now)\n"
     "redis.call('ZREM', KEYS[3], ARGV[3])\n"
+    "redis.call('ZREM', KEYS[7], ARGV[3])\n"
     "redis.call('HINCRBY', KEYS[4], 'ignored', 1)\n"
     "redis.call('HSET', KEYS[4], 'last_outcome', 'ignored')\n"
     "if KEYS[6] then\n"

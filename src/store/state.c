@@ -16,7 +16,7 @@
  * deadline (0 when unknown), for the first-response KPIs. */
 struct mkeys {
     int k;
-    char m[128], c[1200], q[512], cust[1024], hist[1024], outbox[64], kpi[64];
+    char m[128], c[1200], q[512], qall[64], cust[1024], hist[1024], outbox[64], kpi[64];
     int64_t post_ms, sla_ms;
 };
 
@@ -41,6 +41,7 @@ static int mention_keys(struct es_store *s, const char *mid, struct mkeys *mk)
         const char *author = r->element[3]->type == REDIS_REPLY_STRING ? r->element[3]->str : "";
         snprintf(mk->c, sizeof mk->c, "es:{s%d}:c:%s", mk->k, r->element[0]->str);
         snprintf(mk->q, sizeof mk->q, "es:{s%d}:q:%s", mk->k, brand);
+        snprintf(mk->qall, sizeof mk->qall, "es:{s%d}:qall", mk->k);
         snprintf(mk->cust, sizeof mk->cust, "es:{s%d}:cust:%s:%s", mk->k, platform, author);
         snprintf(mk->hist, sizeof mk->hist, "es:{s%d}:hist:%s:%s", mk->k, platform, author);
         snprintf(mk->outbox, sizeof mk->outbox, "es:{s%d}:outbox", mk->k);
@@ -147,7 +148,7 @@ static int decide(struct es_store *s, const char *mid, enum es__script sc, int n
     char now[32];
     snprintf(now, sizeof now, "%lld", (long long)now_ms);
     es__kpi_key(mk.k, now_ms, mk.kpi, sizeof mk.kpi);
-    const char *keys[] = {mk.m, mk.c, mk.q, mk.cust, mk.hist, mk.kpi};
+    const char *keys[] = {mk.m, mk.c, mk.q, mk.cust, mk.hist, mk.kpi, mk.qall};
     const char *args[8] = {agent, now};
     for (int i = 0; i < nextra && i < 6; i++)
         args[2 + i] = extra[i];
@@ -200,12 +201,12 @@ int es_store_reply(struct es_store *s, const char *mid, const char *agent, enum 
     snprintf(bucket, sizeof bucket, "%d", es__kpi_frt_bucket(frt_s));
     snprintf(frt, sizeof frt, "%lld", (long long)frt_s);
     const char *sla = mk.sla_ms <= 0 ? "" : now_ms <= mk.sla_ms ? "1" : "0";
-    const char *keys[] = {mk.m, mk.c, mk.q, mk.cust, mk.hist, mk.outbox, idem, mk.kpi};
+    const char *keys[] = {mk.m, mk.c, mk.q, mk.cust, mk.hist, mk.outbox, idem, mk.kpi, mk.qall};
     const char *args[] = {agent,    now,           kind == ES_REPLY_DM ? "dm" : "public",
                           text,     dm_invite ? "1" : "0",
                           mid,      idem_key,      OUTBOX_MAXLEN,
                           IDEM_TTL_S, mk.post_ms > 0 ? bucket : "", frt, sla, ES__KPI_TTL_S};
-    rc = finish(es__eval(s, ES__S_REPLY, 8, keys, 13, args, NULL), res);
+    rc = finish(es__eval(s, ES__S_REPLY, 9, keys, 13, args, NULL), res);
     if (rc == 0)
         state_event(s, kind == ES_REPLY_DM ? "dm" : "reply", mid, agent, now_ms, res);
     return rc;
@@ -237,6 +238,7 @@ int es_store_reply_lookup(struct es_store *s, const char *mid, const char *idem_
         if (a && json_is_array(a) && json_array_size(a) >= 8) {
             memset(res, 0, sizeof *res);
             res->ok = strcmp(jstr(a, 0), "ok") == 0;
+            snprintf(res->reason, sizeof res->reason, "%s", jstr(a, 1));
             snprintf(res->state, sizeof res->state, "%s", jstr(a, 2));
             snprintf(res->holder, sizeof res->holder, "%s", jstr(a, 3));
             const char *lu = json_string_value(json_array_get(a, 4));
@@ -257,7 +259,7 @@ int es_store_resolve(struct es_store *s, const char *mid, const char *agent, int
                      struct es_store_result *res)
 {
     const char *extra[] = {mid, ES__KPI_TTL_S};
-    int rc = decide(s, mid, ES__S_RESOLVE, 6, agent, now_ms, 2, extra, res);
+    int rc = decide(s, mid, ES__S_RESOLVE, 7, agent, now_ms, 2, extra, res);
     if (rc == 0)
         state_event(s, "resolve", mid, agent, now_ms, res);
     return rc;
@@ -267,7 +269,7 @@ int es_store_ignore(struct es_store *s, const char *mid, const char *agent, cons
                     int64_t now_ms, struct es_store_result *res)
 {
     const char *extra[] = {mid, why ? why : "", ES__KPI_TTL_S};
-    int rc = decide(s, mid, ES__S_IGNORE, 6, agent, now_ms, 3, extra, res);
+    int rc = decide(s, mid, ES__S_IGNORE, 7, agent, now_ms, 3, extra, res);
     if (rc == 0)
         state_event(s, "ignore", mid, agent, now_ms, res);
     return rc;

@@ -5,13 +5,20 @@
  * status and reason, two public replies, the DM, resolve), the KPI counters
  * behind /api/stats/fears with real numbers, the audit log, the volume chart,
  * the live stream (a state change arrives; Last-Event-ID resumes), /metrics,
- * /healthz, security headers, and a stop that leaves the loop empty.
+ * /healthz, security headers, and a stop that leaves the loop empty. Also: a
+ * refusal made with the CLI (`earshot reply`, run as a child process) counted in
+ * the scorecard once; the audit filters read from their indexes past a full log;
+ * suggestions filled with the customer's cleaned name and the brand; the async
+ * client taking commands before its connection is up.
  */
 #include <curl/curl.h>
+#include <hiredis/hiredis.h>
+#include <limits.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 #include <uv.h>
 
@@ -21,6 +28,7 @@
 #include "earshot/norm.h"
 #include "earshot/store.h"
 #include "harness.h"
+#include "store/internal.h"
 
 static struct {
     struct es_redis_child *child;
@@ -568,6 +576,300 @@ ES_TEST(metrics_in_prometheus_text)
     done(&r);
 }
 
+/* ---- the CLI shares the reply path, and its refusals are counted ---- */
+
+/* earshot_path: the earshot binary beside the mock platform's (ES_MOCK_PLATFORM) or,
+ * without it, one directory above this test's executable. */
+static void earshot_path(char *out, size_t n)
+{
+    char buf[PATH_MAX] = "";
+    const char *mock = getenv("ES_MOCK_PLATFORM");
+    if (mock && *mock) {
+        snprintf(buf, sizeof buf, "%s", mock);
+    } else {
+        ssize_t k = readlink("/proc/self/exe", buf, sizeof buf - 1);
+        buf[k > 0 ? k : 0] = '\0';
+        char *slash = strrchr(buf, '/');
+        if (slash)
+            *slash = '\0';
+    }
+    char *slash = strrchr(buf, '/');
+    if (slash)
+        *slash = '\0';
+    snprintf(out, n, "%s/earshot", buf);
+}
+
+/* run_cli: the earshot CLI against the test's Redis; its stdout into out. Exit status. */
+static int run_cli(char *const argv[], char *out, size_t n)
+{
+    int fds[2];
+    if (pipe(fds) != 0)
+        return -1;
+    pid_t pid = fork();
+    if (pid == 0) {
+        dup2(fds[1], 1);
+        close(fds[0]);
+        close(fds[1]);
+        setenv("EARSHOT_REDIS_URL", g.url, 1);
+        execv(argv[0], argv);
+        _exit(127);
+    }
+    close(fds[1]);
+    size_t len = 0;
+    ssize_t k;
+    while ((k = read(fds[0], out + len, n - 1 - len)) > 0 && len + (size_t)k < n - 1)
+        len += (size_t)k;
+    if (k > 0)
+        len += (size_t)k;
+    out[len] = '\0';
+    close(fds[0]);
+    int st = 0;
+    if (pid < 0 || waitpid(pid, &st, 0) != pid)
+        return -1;
+    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+static long long refusals_of(const char *reason)
+{
+    struct resp r;
+    req(&r, "GET", "/api/stats/fears?days=1", g.bob, NULL);
+    long long n = r.status == 200 ? jint(json_object_get(r.json, "refusals"), reason) : -1;
+    done(&r);
+    return n;
+}
+
+/* other_mid: the second seeded mention (bob holds it after the stream test). */
+static void other_mid(char *out, size_t n)
+{
+    json_t *list = NULL;
+    char *next = NULL;
+    struct es_mention_filter f = {0};
+    f.brand = "acme";
+    out[0] = '\0';
+    if (es_store_mentions_list(g.s, &f, &list, &next) == 0)
+        snprintf(out, n, "%s", jstr(json_array_get(list, 0), "id"));
+    free(next);
+    json_decref(list);
+}
+
+ES_TEST(cli_refusal_counts_in_the_scorecard_once)
+{
+    char other[64], bin[PATH_MAX + 16], out[8192];
+    other_mid(other, sizeof other);
+    ES_ASSERT(other[0] != '\0');
+    earshot_path(bin, sizeof bin);
+    ES_ASSERT(access(bin, X_OK) == 0);
+    long long before = refusals_of("fears_channel_deflection");
+    ES_ASSERT_EQ(before, 1); /* the one refusal made through the API, counted once */
+    char *argv[] = {bin,  "reply",  other, "--agent", "bob", "--text",
+                    "Please call us at 400-820-8820 and we will sort it out.", "--json", NULL};
+    ES_ASSERT_EQ(run_cli(argv, out, sizeof out), 1);
+    json_t *j = json_loads(out, 0, NULL);
+    if (!j)
+        printf("earshot reply printed: %s\n", out);
+    ES_ASSERT_STR(jstr(j, "reason"), "fears_channel_deflection");
+    json_decref(j);
+    ES_ASSERT_EQ(refusals_of("fears_channel_deflection"), before + 1);
+    /* a refusal through the API is counted once too */
+    char path[160];
+    snprintf(path, sizeof path, "/api/mentions/%s/reply", other);
+    struct resp r;
+    req(&r, "POST", path, g.bob, "{\"text\":\"Please call us at 400-820-8820.\"}");
+    ES_ASSERT_EQ(r.status, 422);
+    done(&r);
+    ES_ASSERT_EQ(refusals_of("fears_channel_deflection"), before + 2);
+}
+
+/* ---- audit indexes ---- */
+
+ES_TEST(audit_filters_read_their_index_past_a_full_log)
+{
+    /* what the flow wrote: the mention's index holds exactly its entries */
+    char key[160];
+    snprintf(key, sizeof key, "es:audit:mid:%s", g.mid);
+    const char *llen[] = {"LLEN", key};
+    redisReply *rep = es__cmd(g.s, 2, llen, NULL);
+    ES_ASSERT(rep && rep->type == REDIS_REPLY_INTEGER);
+    long long in_index = rep->integer;
+    freeReplyObject(rep);
+    const char *ttl[] = {"TTL", key};
+    rep = es__cmd(g.s, 2, ttl, NULL);
+    ES_ASSERT(rep && rep->type == REDIS_REPLY_INTEGER && rep->integer > 0);
+    freeReplyObject(rep);
+    struct resp r;
+    char path[200];
+    snprintf(path, sizeof path, "/api/audit?mid=%s&limit=1000", g.mid);
+    req(&r, "GET", path, g.manager, NULL);
+    ES_ASSERT_EQ(r.status, 200);
+    ES_ASSERT_EQ((long long)json_array_size(json_object_get(r.json, "entries")), in_index);
+    ES_ASSERT(in_index >= 10);
+    done(&r);
+
+    /* a full log of other entries above bob's: a scan of the log would not reach them */
+    const char *fill[] = {"EVAL",
+                          "for i = 1, tonumber(ARGV[1]) do redis.call('LPUSH', KEYS[1], "
+                          "'{\"actor\":\"noise\",\"mid\":\"m0-1\",\"action\":\"claim\"}') end "
+                          "return redis.call('LLEN', KEYS[1])",
+                          "1", "es:audit", "100000"};
+    rep = es__cmd(g.s, 5, fill, NULL);
+    ES_ASSERT(rep && rep->type == REDIS_REPLY_INTEGER && rep->integer > 100000);
+    freeReplyObject(rep);
+    req(&r, "GET", "/api/audit?actor=bob", g.manager, NULL);
+    ES_ASSERT_EQ(r.status, 200);
+    json_t *es = json_object_get(r.json, "entries");
+    ES_ASSERT(json_array_size(es) >= 2); /* the claim refused, the claim (stream test), ... */
+    size_t i;
+    json_t *e;
+    json_array_foreach(es, i, e) ES_ASSERT_STR(jstr(e, "actor"), "bob");
+    done(&r);
+    snprintf(path, sizeof path, "/api/audit?mid=%s&actor=bob", g.mid);
+    req(&r, "GET", path, g.manager, NULL);
+    ES_ASSERT_EQ(json_array_size(json_object_get(r.json, "entries")), 1);
+    ES_ASSERT_STR(jstr(json_array_get(json_object_get(r.json, "entries"), 0), "reason"),
+                  "claimed_by_other");
+    done(&r);
+    /* unfiltered: the newest of the log */
+    req(&r, "GET", "/api/audit?limit=3", g.manager, NULL);
+    ES_ASSERT_EQ(json_array_size(json_object_get(r.json, "entries")), 3);
+    ES_ASSERT_STR(jstr(json_array_get(json_object_get(r.json, "entries"), 0), "actor"), "noise");
+    done(&r);
+    req(&r, "GET", "/api/audit?actor=nobody", g.manager, NULL);
+    ES_ASSERT_EQ(r.status, 200);
+    ES_ASSERT_EQ(json_array_size(json_object_get(r.json, "entries")), 0);
+    done(&r);
+    req(&r, "GET", "/api/audit?mid=a%20b", g.manager, NULL);
+    ES_ASSERT_EQ(r.status, 400);
+    ES_ASSERT_STR(jstr(r.json, "reason"), "bad_param");
+    done(&r);
+    const char *trim[] = {"LTRIM", "es:audit", "100000", "-1"};
+    rep = es__cmd(g.s, 4, trim, NULL);
+    freeReplyObject(rep);
+}
+
+/* ---- suggestions ---- */
+
+ES_TEST(suggestions_fill_the_name_and_brand)
+{
+    char other[64];
+    other_mid(other, sizeof other);
+    struct resp r;
+    char path[200];
+    snprintf(path, sizeof path, "/api/mentions/%s/suggestions?lang=en", other);
+    req(&r, "GET", path, g.alice, NULL);
+    ES_ASSERT_EQ(r.status, 200);
+    ES_ASSERT_STR(jstr(r.json, "scenario"), "first_reply");
+    ES_ASSERT_STR(jstr(json_object_get(r.json, "filled"), "name"), "@cust1");
+    ES_ASSERT_STR(jstr(json_object_get(r.json, "filled"), "brand"), "acme");
+    json_t *ts = json_object_get(r.json, "templates");
+    ES_ASSERT(json_array_size(ts) >= 3);
+    size_t i;
+    json_t *t;
+    json_array_foreach(ts, i, t)
+    {
+        ES_ASSERT_STR(jstr(t, "lang"), "en");
+        ES_ASSERT(strstr(jstr(t, "text"), "{name}") == NULL);
+        ES_ASSERT(strstr(jstr(t, "text"), "{brand}") == NULL);
+        ES_ASSERT(strstr(jstr(t, "template"), "{name}") != NULL);
+        ES_ASSERT(strstr(jstr(t, "text"), "@cust1") != NULL);
+        /* the delivery templates ask for the order: the agent's to fill */
+        json_t *left = json_object_get(t, "placeholders");
+        ES_ASSERT(json_array_size(left) >= 1);
+        ES_ASSERT_STR(json_string_value(json_array_get(left, 0)), "order");
+        ES_ASSERT(strstr(jstr(t, "text"), "{order}") != NULL);
+    }
+    done(&r);
+    req(&r, "GET", "/api/mentions/m1-1/suggestions?lang=fr", g.alice, NULL);
+    ES_ASSERT_EQ(r.status, 400);
+    done(&r);
+
+    /* a hostile display name: controls, a bidi override and braces never reach the text */
+    int64_t now = es_clock_now() * 1000;
+    struct es_post p;
+    memset(&p, 0, sizeof p);
+    p.id = "post-hostile";
+    p.platform = ES_PLATFORM_TWITTER;
+    p.author.id = "666";
+    p.author.handle = "eve";
+    p.author.name = "  Eve\xe2\x80\xae {order}\x01 Li  ";
+    p.text = "my parcel never arrived";
+    p.text_len = strlen(p.text);
+    p.created_at = now / 1000 - 60;
+    struct es_mention_in in = {"acme", "delivery", 2, 1.0, true, NULL, NULL, NULL, now, NULL};
+    bool created = false;
+    char mid[64];
+    ES_ASSERT_EQ(es_store_mention_add(g.s, &p, &in, now, mid, sizeof mid, &created), 0);
+    snprintf(path, sizeof path, "/api/mentions/%s/suggestions?lang=zh", mid);
+    req(&r, "GET", path, g.alice, NULL);
+    ES_ASSERT_EQ(r.status, 200);
+    ES_ASSERT_STR(jstr(json_object_get(r.json, "filled"), "name"), "Eve order Li");
+    t = json_array_get(json_object_get(r.json, "templates"), 0);
+    ES_ASSERT(strncmp(jstr(t, "text"), "Eve order Li", 12) == 0);
+    done(&r);
+}
+
+/* ---- the async client before it is connected ---- */
+
+struct early {
+    int ok, failed;
+};
+
+static void on_early(void *ud, redisReply *r, int status)
+{
+    struct early *e = ud;
+    if (status == 0 && r && r->type == REDIS_REPLY_STATUS && strcmp(r->str, "PONG") == 0)
+        e->ok++;
+    else
+        e->failed++;
+}
+
+static void on_early_stop(uv_timer_t *t)
+{
+    es_store_async_stop(t->data);
+    uv_close((uv_handle_t *)t, NULL);
+}
+
+ES_TEST(async_store_takes_commands_before_it_is_connected)
+{
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    struct es_store_async *a = NULL;
+    ES_ASSERT_EQ(es_store_async_start(&loop, g.url, &a), 0);
+    ES_ASSERT_EQ(es_store_async_connected(a), 0);
+    struct early e = {0, 0};
+    const char *ping[] = {"PING"};
+    int accepted = 0, refused = 0;
+    for (int i = 0; i < 70; i++) {
+        int rc = es_store_async_cmd(a, 1, ping, NULL, on_early, &e);
+        accepted += rc == 0;
+        refused += rc == ES_EIO;
+    }
+    ES_ASSERT_EQ(accepted, 64); /* queued while connecting, up to the bound */
+    ES_ASSERT_EQ(refused, 6);
+    uv_timer_t t;
+    uv_timer_init(&loop, &t);
+    t.data = a;
+    uv_timer_start(&t, on_early_stop, 300, 0);
+    uv_run(&loop, UV_RUN_DEFAULT);
+    ES_ASSERT_EQ(e.ok, 64);
+    ES_ASSERT_EQ(e.failed, 0);
+    ES_ASSERT_EQ(uv_loop_close(&loop), 0);
+
+    /* a server that is not there: the queued command ends with ES_EIO, once */
+    uv_loop_init(&loop);
+    char url[400];
+    snprintf(url, sizeof url, "redis://127.0.0.1:1");
+    ES_ASSERT_EQ(es_store_async_start(&loop, url, &a), 0);
+    e.ok = e.failed = 0;
+    int rc = es_store_async_cmd(a, 1, ping, NULL, on_early, &e);
+    uv_timer_init(&loop, &t);
+    t.data = a;
+    uv_timer_start(&t, on_early_stop, 300, 0);
+    uv_run(&loop, UV_RUN_DEFAULT);
+    ES_ASSERT_EQ(e.ok, 0);
+    ES_ASSERT_EQ(e.failed, rc == 0 ? 1 : 0);
+    ES_ASSERT_EQ(uv_loop_close(&loop), 0);
+}
+
 /* ---- setup ---- */
 
 static void seed(void)
@@ -648,6 +950,10 @@ int main(void)
     ES_RUN(volume_by_brand);
     ES_RUN(stream_delivers_state_changes_and_resumes);
     ES_RUN(metrics_in_prometheus_text);
+    ES_RUN(cli_refusal_counts_in_the_scorecard_once);
+    ES_RUN(audit_filters_read_their_index_past_a_full_log);
+    ES_RUN(suggestions_fill_the_name_and_brand);
+    ES_RUN(async_store_takes_commands_before_it_is_connected);
 
     uv_async_send(&g.wake);
     pthread_join(g.thread, NULL);

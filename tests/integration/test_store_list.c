@@ -11,6 +11,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <hiredis/hiredis.h>
+
 #include "earshot/alloc.h"
 #include "earshot/store.h"
 #include "harness.h"
@@ -126,12 +128,45 @@ ES_TEST(batch_add_then_page_through_in_priority_order)
     es_free(next);
 }
 
+static char url[300];
+
+/* A data set from before the shard-wide queues: opening the store builds them. */
+ES_TEST(opening_an_older_data_set_builds_the_shard_queues)
+{
+    for (int k = 0; k < ES_STORE_SHARDS; k++) {
+        char key[32];
+        snprintf(key, sizeof key, "es:{s%d}:qall", k);
+        const char *del[] = {"DEL", key};
+        freeReplyObject(es_store_command(st, 2, del, NULL));
+    }
+    const char *del[] = {"DEL", "es:schema"};
+    freeReplyObject(es_store_command(st, 2, del, NULL));
+    struct es_mention_filter f = {0};
+    f.limit = 1000;
+    json_t *arr = NULL;
+    char *next = NULL;
+    ES_ASSERT_EQ(es_store_mentions_list(st, &f, &arr, &next), 0);
+    ES_ASSERT_EQ(json_array_size(arr), 0u); /* what an old data set looks like now */
+    json_decref(arr);
+    es_free(next);
+
+    struct es_store *again = NULL;
+    struct es_store_opts o = {url, NULL, 0};
+    struct es_diag d = {0};
+    ES_ASSERT_EQ(es_store_open(&o, &again, &d), 0);
+    ES_ASSERT_EQ(es_store_mentions_list(again, &f, &arr, &next), 0);
+    ES_ASSERT_EQ(json_array_size(arr), (size_t)N);
+    json_decref(arr);
+    es_free(next);
+    es_store_close(again);
+}
+
 int main(void)
 {
     char dir[] = "/tmp/es-list-XXXXXX";
     if (!mkdtemp(dir))
         return 1;
-    char sock[256], url[300];
+    char sock[256];
     struct es_redis_child *child = NULL;
     struct es_diag d = {0};
     if (es_redis_child_start(dir, &child, sock, sizeof sock, &d) != 0) {
@@ -146,6 +181,7 @@ int main(void)
         return 1;
     }
     ES_RUN(batch_add_then_page_through_in_priority_order);
+    ES_RUN(opening_an_older_data_set_builds_the_shard_queues);
     es_store_close(st);
     es_redis_child_stop(child);
     char cmd[128];
