@@ -10,20 +10,8 @@ earshot=$1
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/lib.sh"
 receiver="$here/../alert/receiver.py"
-command -v redis-server >/dev/null || { echo "redis-server missing"; exit 1; }
 
-wait_for() { # wait_for SECONDS CMD...: poll until CMD succeeds
-    local end=$((SECONDS + $1)); shift
-    while [ $SECONDS -lt $end ]; do "$@" && return 0; sleep 0.2; done
-    "$@"
-}
-
-redis-server --port 0 --unixsocket "$tmp/redis.sock" --save '' --appendonly no --dir "$tmp" \
-    >"$tmp/redis.log" 2>&1 &
-pids+=($!)
-wait_for 10 test -S "$tmp/redis.sock" || { echo "redis did not start"; exit 1; }
-rc() { redis-cli -s "$tmp/redis.sock" "$@"; }
-export EARSHOT_REDIS_URL="unix://$tmp/redis.sock"
+start_redis
 unset EARSHOT_ALERT_ALLOW
 
 python3 "$receiver" --port-file "$tmp/port" --log "$tmp/recv.jsonl" --secret s3cret --keep-body \

@@ -9,14 +9,7 @@ earshot=$1
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/lib.sh"
 receiver="$here/../alert/receiver.py"
-command -v redis-server >/dev/null || { echo "redis-server missing"; exit 1; }
 command -v openssl >/dev/null || { echo "openssl missing"; exit 1; }
-
-wait_for() { # wait_for SECONDS CMD...: poll until CMD succeeds
-    local end=$((SECONDS + $1)); shift
-    while [ $SECONDS -lt $end ]; do "$@" && return 0; sleep 0.2; done
-    "$@"
-}
 
 # the sink's self-signed certificate (for 127.0.0.1), and an unrelated one
 for c in sink other; do
@@ -25,11 +18,7 @@ for c in sink other; do
         >"$tmp/openssl.$c" 2>&1 || { cat "$tmp/openssl.$c"; exit 1; }
 done
 
-redis-server --port 0 --unixsocket "$tmp/redis.sock" --save '' --appendonly no --dir "$tmp" \
-    >"$tmp/redis.log" 2>&1 &
-pids+=($!)
-wait_for 10 test -S "$tmp/redis.sock" || { echo "redis did not start"; exit 1; }
-export EARSHOT_REDIS_URL="unix://$tmp/redis.sock"
+start_redis
 unset EARSHOT_ALERT_ALLOW
 
 # sink T offers STARTTLS, sink P does not
