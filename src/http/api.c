@@ -308,19 +308,6 @@ static void after_cb(uv_work_t *w, int status)
         finish(a);
 }
 
-static bool id_ok(const char *s, size_t n)
-{
-    if (n == 0 || n >= 64)
-        return false;
-    for (size_t i = 0; i < n; i++) {
-        char ch = s[i];
-        if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
-              ch == '-' || ch == '_' || ch == '.'))
-            return false;
-    }
-    return true;
-}
-
 /* route: which route a method and path name; the path's id goes to id (64 bytes).
  * *allowed gets the method the path wants when the method is wrong (405). */
 static enum es__api_route route(const char *m, const char *p, char *id, const char **allowed)
@@ -385,7 +372,7 @@ static enum es__api_route route(const char *m, const char *p, char *id, const ch
     }
     const char *slash = strchr(rest, '/');
     size_t n = slash ? (size_t)(slash - rest) : strlen(rest);
-    if (!id_ok(rest, n))
+    if (!es__api_id_ok(rest, n))
         return ES__R_OTHER;
     memcpy(id, rest, n);
     id[n] = '\0';

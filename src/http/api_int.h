@@ -170,6 +170,9 @@ struct es__api_text_body {
     const char *idem;        /* reply, dm: idempotency_key or NULL */
     bool dm;                 /* dm route, or check with "kind":"dm" */
 };
+/* es__api_id_ok: a path or query id (mention, token, subscription): 1 to 63 of
+ * [A-Za-z0-9._-]. */
+bool es__api_id_ok(const char *s, size_t n);
 /* reply and dm: {text, idempotency_key}; check: {text, kind: "reply"|"dm"}. */
 int es__api_parse_reply(struct es__api_call *c, struct es__api_text_body *b);
 int es__api_parse_check(struct es__api_call *c, struct es__api_text_body *b);

@@ -148,10 +148,9 @@ int es__api_parse_token(struct es__api_call *c, struct es__api_token_body *b)
 
 /* ---- query parameters ---- */
 
-static bool id_chars(const char *s, size_t max)
+bool es__api_id_ok(const char *s, size_t n)
 {
-    size_t n = strlen(s);
-    if (n == 0 || n > max)
+    if (n == 0 || n > 63)
         return false;
     for (size_t i = 0; i < n; i++) {
         char ch = s[i];
@@ -178,7 +177,7 @@ static bool cursor_ok(const char *s)
     for (; p < colon; p++)
         if (*p < '0' || *p > '9')
             return false;
-    return id_chars(colon + 1, 63);
+    return es__api_id_ok(colon + 1, strlen(colon + 1));
 }
 
 static const char *const states[] = {"new",      "claimed", "replied_1", "replied_2",
@@ -274,7 +273,7 @@ int es__api_parse_audit_q(struct es__api_call *c, size_t *limit, const char **mi
     if (bad)
         return ES_EINVAL;
     /* what the audit records: a path id (63 bytes at most) and a token's name */
-    if (*mid && !id_chars(*mid, 63)) {
+    if (*mid && !es__api_id_ok(*mid, strlen(*mid))) {
         es__api_error(c, 400, "bad_param",
                       "query parameter \"mid\": 1 to 63 of the characters A-Z a-z 0-9 . _ -");
         return ES_EINVAL;
