@@ -125,6 +125,7 @@ struct es_mention_filter {
     int min_severity;
     size_t limit;         /* 0 = 50 */
     const char *cursor;   /* from a previous page, or NULL */
+    bool brief;           /* leave out the verdict's rules and spans (the queue view) */
 };
 
 /* es_store_mentions_list: mentions in priority order as a JSON array of objects

@@ -237,6 +237,12 @@ static void work_cb(uv_work_t *w)
     def->fn(c);
     if (def->mutating)
         es__api_audit_record(c);
+    /* Serialise here, on the pool, not on the loop thread that every request shares. */
+    if (c->out && c->route != ES__R_STREAM && c->route != ES__R_METRICS) {
+        c->out_text = json_dumps(c->out, JSON_COMPACT);
+        if (c->out_text)
+            c->out_len = strlen(c->out_text);
+    }
 }
 
 /* ---- the loop side ---- */
@@ -248,6 +254,7 @@ static void call_free(struct es__api_call *c)
     for (int i = 0; i < ES__Q_COUNT; i++)
         es_free(c->q[i]);
     json_decref(c->out);
+    free(c->out_text);
     es_free(c);
 }
 
@@ -261,8 +268,15 @@ static void count(struct es_api *a, enum es__api_route route, int status)
 
 static void finish(struct es_api *a);
 
-static void respond_json(struct es_http_req *r, int status, json_t *out)
+static void respond_json(struct es_http_req *r, int status, json_t *out, const char *text,
+                         size_t len)
 {
+    if (text) {
+        json_decref(out);
+        es_http_respond(r, status, "application/json",
+                        status == 401 ? "WWW-Authenticate: Bearer\r\n" : NULL, text, len);
+        return;
+    }
     if (!out) {
         es_http_error(r, 500, "internal", "Out of memory.");
         return;
@@ -300,7 +314,9 @@ static void after_cb(uv_work_t *w, int status)
     } else if (c->route == ES__R_METRICS) {
         es__api_metrics_respond(c);
     } else {
-        respond_json(c->req, c->status, c->out);
+        /* a canceled call has an error body made here, not the worker's text */
+        bool text = status != UV_ECANCELED && c->out_text;
+        respond_json(c->req, c->status, c->out, text ? c->out_text : NULL, c->out_len);
         c->out = NULL;
     }
     call_free(c);

@@ -132,6 +132,8 @@ struct es__api_call {
     struct es_api_identity who;
     int status;
     json_t *out;             /* the response body (or the metrics facts) */
+    char *out_text;          /* out serialised on the worker thread (free()), or NULL */
+    size_t out_len;
     char reason[64];         /* audit: the refusal or error reason, "" when ok */
     bool refused;            /* audit: a decision that said no */
 };

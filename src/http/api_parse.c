@@ -194,6 +194,7 @@ int es__api_parse_mentions_q(struct es__api_call *c, struct es_mention_filter *f
     f->assignee = q_str(c, ES__Q_ASSIGNEE);
     f->platform = q_str(c, ES__Q_PLATFORM);
     f->cursor = q_str(c, ES__Q_CURSOR);
+    f->brief = true; /* the queue view: rules and spans come with the detail */
     f->min_severity = (int)es__api_q_int(c, ES__Q_SEVERITY, 0, 1, 4, &bad);
     if (!bad)
         f->limit = (size_t)es__api_q_int(c, ES__Q_LIMIT, 50, 1, 200, &bad);

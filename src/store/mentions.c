@@ -357,8 +357,9 @@ out:
     return rc;
 }
 
-/* hash_to_json turns an HGETALL reply into an object; numeric fields become numbers. */
-static json_t *hash_to_json(const redisReply *r)
+/* hash_to_json turns an HGETALL reply into an object; numeric fields become numbers and
+ * the verdict's rules and spans arrays (left out when brief). */
+static json_t *hash_to_json(const redisReply *r, bool brief)
 {
     static const char *numeric[] = {"severity", "score", "complaint", "followers", "verified",
                                     "priority", "sla_deadline_ms", "lease_until", "created_ms",
@@ -375,6 +376,8 @@ static json_t *hash_to_json(const redisReply *r)
         const char *k = r->element[i]->str, *v = r->element[i + 1]->str;
         size_t vl = r->element[i + 1]->len;
         json_t *val = NULL;
+        if (brief && (strcmp(k, "rules") == 0 || strcmp(k, "spans") == 0))
+            continue;
         for (size_t j = 0; j < sizeof numeric / sizeof *numeric && !val; j++)
             if (strcmp(k, numeric[j]) == 0)
                 val = strchr(v, '.') ? json_real(strtod(v, NULL))
@@ -407,7 +410,7 @@ static json_t *get_hash(struct es_store *s, const char *key)
     redisReply *r = es__cmd(s, 2, argv, NULL);
     json_t *o = NULL;
     if (r && r->type == REDIS_REPLY_ARRAY && r->elements > 0)
-        o = hash_to_json(r);
+        o = hash_to_json(r, false);
     if (r)
         freeReplyObject(r);
     return o;
@@ -595,7 +598,7 @@ int es_store_mentions_list(struct es_store *s, const struct es_mention_filter *f
         for (size_t j = 0; j < batch; j++) {
             json_t *m = NULL;
             if (!rc && rep[j]->type == REDIS_REPLY_ARRAY && rep[j]->elements > 0)
-                m = hash_to_json(rep[j]);
+                m = hash_to_json(rep[j], f->brief);
             if (rep[j])
                 freeReplyObject(rep[j]);
             rep[j] = NULL;
