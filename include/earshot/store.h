@@ -117,6 +117,12 @@ int es_store_mention_add(struct es_store *s, const struct es_post *p,
 int es_store_mentions_add(struct es_store *s, size_t n, const struct es_post *const *posts,
                           const struct es_mention_in *ins, int64_t now_ms, char (*mids)[64],
                           bool *created);
+/* es_store_mentions_add_ids: the same in one round trip, with every tier given
+ * (ins[i].tier, "" for none) and each mention's id number reserved beforehand
+ * (es_store_page_prepare). */
+int es_store_mentions_add_ids(struct es_store *s, size_t n, const struct es_post *const *posts,
+                              const struct es_mention_in *ins, const long long *ids,
+                              int64_t now_ms, char (*mids)[64], bool *created);
 
 struct es_mention_filter {
     const char *brand;    /* NULL: all */
@@ -266,6 +272,21 @@ struct es_store_event {
  * brand+category; and one es:events stream entry (trimmed to ~1M) per mention.
  */
 int es_store_events_batch(struct es_store *s, const struct es_store_event *ev, size_t n);
+
+/*
+ * A fetched page in three round trips (src/store/live.c):
+ *
+ * es_store_page_prepare, before the page is judged: which posts were never stored
+ * (is_new), each author's tier (tiers[i], "" when none) and an id number reserved for
+ * each post in its customer shard (ids[i]; unused ones are gaps, never reused).
+ * es_store_mentions_add_ids then stores the complaints; es_store_page_commit writes the
+ * counters and events (as es_store_events_batch) and marks the posts seen, in one
+ * round trip, once everything else is stored.
+ */
+int es_store_page_prepare(struct es_store *s, const struct es_post *const *posts, size_t n,
+                          bool *is_new, char (*tiers)[64], long long *ids);
+int es_store_page_commit(struct es_store *s, const struct es_store_event *ev, size_t ne,
+                         const struct es_post *const *posts, size_t n);
 
 /* ---- the asynchronous client, for the daemon's event loop ---- */
 

@@ -108,27 +108,20 @@ struct pending {
     size_t post;   /* index into the page's posts */
     size_t event;  /* index into the page's events */
     struct es_buf rules, spans;
-    char tier[64];
 };
 
-/* store_mentions writes the page's complaints as mentions in a few pipelined round
- * trips (tiers, ids, scripts) and fills in the events' mention ids. */
+/* store_mentions writes the page's complaints as mentions in one round trip (their tiers
+ * and id numbers came with the page's dedup read) and fills in the events' mention ids. */
 static int store_mentions(struct worker *w, struct pending *pd, size_t np,
                           struct es_mention_in *ins, struct es_store_event *ev, char (*mids)[64],
-                          int64_t now, uint64_t *mentions)
+                          char (*tiers)[64], const long long *page_ids, int64_t now,
+                          uint64_t *mentions)
 {
     const struct es_post **posts = es_malloc(np * sizeof *posts);
-    char **tiers = es_malloc(np * sizeof *tiers);
+    long long *ids = es_malloc(np * sizeof *ids);
     bool *created = es_calloc(np, sizeof *created);
     int rc = ES_ENOMEM;
-    if (!posts || !tiers || !created)
-        goto out;
-    for (size_t i = 0; i < np; i++) {
-        posts[i] = w->posts[pd[i].post];
-        tiers[i] = pd[i].tier;
-    }
-    rc = es_store_vip_get_many(w->store, posts, np, tiers, sizeof pd->tier);
-    if (rc)
+    if (!posts || !ids || !created)
         goto out;
     struct es_sla_policy def;
     const struct es_sla_policy *sla = w->sla;
@@ -137,15 +130,18 @@ static int store_mentions(struct worker *w, struct pending *pd, size_t np,
         sla = &def;
     }
     for (size_t i = 0; i < np; i++) {
-        struct es_store_event *e = &ev[pd[i].event];
-        ins[i].tier = pd[i].tier;
+        const struct es_store_event *e = &ev[pd[i].event];
+        posts[i] = w->posts[pd[i].post];
+        ids[i] = page_ids[pd[i].post];
+        const char *tier = tiers[pd[i].post];
+        ins[i].tier = tier;
         ins[i].rules_json = pd[i].rules.data;
         ins[i].spans_json = pd[i].spans.data;
         /* the SLA clock starts at the post's own time, not at ingest */
-        ins[i].sla_deadline_ms = es_sla_deadline_ms(sla, e->platform, pd[i].tier, e->severity,
-                                                    posts[i]->created_at, now);
+        ins[i].sla_deadline_ms =
+            es_sla_deadline_ms(sla, e->platform, tier, e->severity, posts[i]->created_at, now);
     }
-    rc = es_store_mentions_add(w->store, np, posts, ins, now, mids, created);
+    rc = es_store_mentions_add_ids(w->store, np, posts, ins, ids, now, mids, created);
     for (size_t i = 0; rc == 0 && i < np; i++)
         if (created[i]) {
             (*mentions)++;
@@ -153,7 +149,7 @@ static int store_mentions(struct worker *w, struct pending *pd, size_t np,
         }
 out:
     es_free(posts);
-    es_free(tiers);
+    es_free(ids);
     es_free(created);
     return rc;
 }
@@ -171,7 +167,8 @@ static int process(struct worker *w, struct page *pg, struct es_page_meta *meta)
     struct es_store_event *ev = NULL;
     struct pending *pd = NULL;
     struct es_mention_in *ins = NULL;
-    char(*mids)[64] = NULL;
+    char(*mids)[64] = NULL, (*tiers)[64] = NULL;
+    long long *ids = NULL;
     uint64_t dups = 0, complaints = 0, mentions = 0, errors = 0, fenced = 0;
     if (rc < 0) /* the page as a whole is not understood (truncated, not JSON) */
         goto out;
@@ -182,11 +179,15 @@ static int process(struct worker *w, struct page *pg, struct es_page_meta *meta)
         pd = es_calloc(n, sizeof *pd);
         ins = es_calloc(n, sizeof *ins);
         mids = es_calloc(n, sizeof *mids);
-        if (!fresh || !ev || !pd || !ins || !mids) {
+        tiers = es_calloc(n, sizeof *tiers);
+        ids = es_calloc(n, sizeof *ids);
+        if (!fresh || !ev || !pd || !ins || !mids || !tiers || !ids) {
             rc = ES_ENOMEM;
             goto out;
         }
-        if (es_store_seen_check(w->store, (const struct es_post *const *)w->posts, n, fresh)) {
+        /* round trip 1: dedup marks, the authors' tiers, id numbers for the mentions */
+        if (es_store_page_prepare(w->store, (const struct es_post *const *)w->posts, n, fresh,
+                                  tiers, ids)) {
             rc = ES_EIO;
             goto out;
         }
@@ -245,13 +246,11 @@ static int process(struct worker *w, struct page *pg, struct es_page_meta *meta)
         in->complaint = true;
         in->fence = fence ? fence->id : NULL;
     }
-    /* the cursor must not move past a post that could not be stored */
-    if (np && store_mentions(w, pd, np, ins, ev, mids, now, &mentions))
+    /* round trip 2: the mentions; the cursor must not move past a post not stored */
+    if (np && store_mentions(w, pd, np, ins, ev, mids, tiers, ids, now, &mentions))
         rc = ES_EIO;
-    if (!rc && es_store_events_batch(w->store, ev, ne))
-        rc = ES_EIO;
-    /* only now are the page's posts stored: mark them seen */
-    if (!rc && es_store_seen_mark(w->store, (const struct es_post *const *)w->posts, n))
+    /* round trip 3: counts and events, and only now, everything stored, the seen marks */
+    if (!rc && es_store_page_commit(w->store, ev, ne, (const struct es_post *const *)w->posts, n))
         rc = ES_EIO;
 out:
     pthread_mutex_lock(&p->mu);
@@ -275,6 +274,8 @@ out:
     es_free(pd);
     es_free(ins);
     es_free(mids);
+    es_free(tiers);
+    es_free(ids);
     return rc;
 }
 

@@ -29,6 +29,10 @@ struct es_store {
 
 /* es__shard: the customer shard of platform:author. */
 int es__shard(const char *platform, const char *author);
+/* es__author_of: the post author's id (else handle, else "?"), as mentions key it. */
+const char *es__author_of(const struct es_post *p);
+/* es__vip_field: the es:vip field of a post's author ("" when it has none). */
+void es__vip_field(const struct es_post *p, char *field, size_t n);
 /* es__shard_of_mid: the shard encoded in a mention id "m<K>-<n>", or -1. */
 int es__shard_of_mid(const char *mid);
 

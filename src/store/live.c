@@ -1,4 +1,18 @@
-/* The live pipeline's batched writes: dedup marks, counts per minute, events. */
+/*
+ * The live pipeline's batched writes: dedup marks, tiers and mention ids read
+ * before a page is judged, counts per minute and events after.
+ *
+ * A page costs three round trips however many posts it has:
+ *
+ *   es_store_page_prepare   seen marks (HMGET per day), the authors' tiers
+ *                           (one HMGET of es:vip), a block of mention ids per
+ *                           shard (INCRBY)
+ *   es_store_mentions_add_ids   every complaint's mention_add script
+ *   es_store_page_commit    counters, events, and the seen marks
+ *
+ * Round trips, not commands, are what a page costs here: each is a write, a
+ * blocking read and two context switches.
+ */
 #include <limits.h>
 #include <stdio.h>
 #include <string.h>
@@ -11,6 +25,53 @@
 #define STATS_TTL "691200"   /* 8 days */
 #define EVENTS_MAXLEN "1000000"
 
+/* Commands of one pipeline: argv pointers into storage the builders own. */
+struct cmds {
+    const char *const **pv;
+    int *argc;
+    size_t n, cap;
+};
+
+static int cmds_init(struct cmds *c, size_t cap)
+{
+    c->n = 0;
+    c->cap = cap;
+    c->pv = es_malloc((cap ? cap : 1) * sizeof *c->pv);
+    c->argc = es_malloc((cap ? cap : 1) * sizeof *c->argc);
+    return c->pv && c->argc ? 0 : ES_ENOMEM;
+}
+
+static void cmds_cleanup(struct cmds *c)
+{
+    es_free(c->pv);
+    es_free(c->argc);
+}
+
+static void cmds_add(struct cmds *c, const char *const *argv, int argc)
+{
+    c->pv[c->n] = argv;
+    c->argc[c->n++] = argc;
+}
+
+/* run sends the commands in one round trip; replies are freed unless rep is kept. */
+static int run(struct es_store *s, struct cmds *c, redisReply **rep)
+{
+    if (c->n == 0)
+        return 0;
+    if (c->n > INT_MAX)
+        return ES_ELIMIT;
+    return es__pipeline(s, (int)c->n, c->argc, c->pv, rep);
+}
+
+static void free_replies(redisReply **rep, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (rep[i])
+            freeReplyObject(rep[i]);
+}
+
+/* ---- seen marks ---- */
+
 /*
  * Seen marks live in one hash per platform and UTC day of the post's time
  * (es:seen:<platform>:<yyyymmdd>, field = post id), so a page costs one
@@ -18,11 +79,92 @@
  * command and a key with its own TTL per post. A post without a time goes
  * to the day it was fetched.
  */
-static void seen_key(const struct es_post *p, int64_t now_s, char *out, size_t n)
+struct seen {
+    char (*keys)[64];
+    size_t *group; /* each post's day: the index of the day's first post in first[] */
+    size_t *first; /* the days, by their first post */
+    size_t ng;
+    const char **args; /* 7 a post at most */
+};
+
+static void seen_cleanup(struct seen *sp)
 {
-    int y, mo, d, h, mi, sec;
-    es_time_to_civil(p->created_at ? p->created_at : now_s, &y, &mo, &d, &h, &mi, &sec);
-    snprintf(out, n, "es:seen:%s:%04d%02d%02d", es_platform_name(p->platform), y, mo, d);
+    es_free(sp->keys);
+    es_free(sp->group);
+    es_free(sp->first);
+    es_free(sp->args);
+}
+
+static int seen_init(struct seen *sp, const struct es_post *const *posts, size_t n)
+{
+    memset(sp, 0, sizeof *sp);
+    size_t m = n ? n : 1;
+    sp->keys = es_malloc(m * sizeof *sp->keys);
+    sp->group = es_malloc(m * sizeof *sp->group);
+    sp->first = es_malloc(m * sizeof *sp->first);
+    sp->args = es_malloc(m * 7 * sizeof *sp->args);
+    if (!sp->keys || !sp->group || !sp->first || !sp->args) {
+        seen_cleanup(sp);
+        return ES_ENOMEM;
+    }
+    int64_t now_s = es_clock_now();
+    for (size_t i = 0; i < n; i++) {
+        int y, mo, d, h, mi, sec;
+        es_time_to_civil(posts[i]->created_at ? posts[i]->created_at : now_s, &y, &mo, &d, &h,
+                         &mi, &sec);
+        snprintf(sp->keys[i], sizeof sp->keys[i], "es:seen:%s:%04d%02d%02d",
+                 es_platform_name(posts[i]->platform), y, mo, d);
+        size_t g = 0;
+        while (g < sp->ng && strcmp(sp->keys[sp->first[g]], sp->keys[i]) != 0)
+            g++;
+        if (g == sp->ng)
+            sp->first[sp->ng++] = i;
+        sp->group[i] = g;
+    }
+    return 0;
+}
+
+/* seen_build adds HMGET key ids... (check) or HSET key id 1 ... + EXPIRE (mark) per day. */
+static void seen_build(struct seen *sp, const struct es_post *const *posts, size_t n, bool mark,
+                       struct cmds *c)
+{
+    size_t a = 0;
+    for (size_t g = 0; g < sp->ng; g++) {
+        const char **cmd = &sp->args[a];
+        sp->args[a++] = mark ? "HSET" : "HMGET";
+        sp->args[a++] = sp->keys[sp->first[g]];
+        for (size_t i = sp->first[g]; i < n; i++) {
+            if (sp->group[i] != g)
+                continue;
+            sp->args[a++] = posts[i]->id;
+            if (mark)
+                sp->args[a++] = "1";
+        }
+        cmds_add(c, cmd, (int)(&sp->args[a] - cmd));
+        if (mark) {
+            cmd = &sp->args[a];
+            sp->args[a++] = "EXPIRE";
+            sp->args[a++] = sp->keys[sp->first[g]];
+            sp->args[a++] = SEEN_TTL;
+            cmds_add(c, cmd, 3);
+        }
+    }
+}
+
+/* seen_parse reads the HMGET replies (rep[g] for day g): a post is new without a mark. */
+static void seen_parse(const struct seen *sp, size_t n, redisReply *const *rep, bool *is_new)
+{
+    for (size_t g = 0; g < sp->ng; g++) {
+        const redisReply *r = rep[g];
+        size_t e = 0;
+        for (size_t i = sp->first[g]; i < n; i++) {
+            if (sp->group[i] != g)
+                continue;
+            is_new[i] = !(r->type == REDIS_REPLY_ARRAY && e < r->elements &&
+                          r->element[e]->type == REDIS_REPLY_STRING);
+            e++;
+        }
+    }
 }
 
 static int seen_cmds(struct es_store *s, const struct es_post *const *posts, size_t n, bool mark,
@@ -30,75 +172,27 @@ static int seen_cmds(struct es_store *s, const struct es_post *const *posts, siz
 {
     if (n == 0)
         return 0;
-    if (n > INT_MAX / 4)
-        return ES_ELIMIT;
-    char(*keys)[64] = es_malloc(n * sizeof *keys);
-    size_t *group = es_malloc(n * sizeof *group); /* each post's key: index of its first post */
-    size_t *first = es_malloc(n * sizeof *first); /* the groups, by their first post */
-    const char **args = es_malloc(n * 7 * sizeof *args); /* 2 a post, 5 a group at most */
-    const char *const **pv = es_malloc(n * 2 * sizeof *pv);
-    int *argc = es_malloc(n * 2 * sizeof *argc);
-    redisReply **rep = es_calloc(n * 2, sizeof *rep);
-    int rc = ES_ENOMEM;
-    if (!keys || !group || !first || !args || !pv || !argc || !rep)
+    struct seen sp;
+    struct cmds c;
+    redisReply **rep = NULL;
+    int rc = seen_init(&sp, posts, n);
+    if (rc)
+        return rc;
+    rc = cmds_init(&c, 2 * n);
+    rep = es_calloc(2 * n, sizeof *rep);
+    if (rc || !rep) {
+        rc = ES_ENOMEM;
         goto out;
-    int64_t now_s = es_clock_now();
-    size_t ng = 0;
-    for (size_t i = 0; i < n; i++) {
-        seen_key(posts[i], now_s, keys[i], sizeof keys[i]);
-        size_t g = 0;
-        while (g < ng && strcmp(keys[first[g]], keys[i]) != 0)
-            g++;
-        if (g == ng)
-            first[ng++] = i;
-        group[i] = g;
     }
-    /* one command per group (HMGET key ids... / HSET key id 1 ...), and for a mark an
-     * EXPIRE per group */
-    size_t a = 0, k = 0;
-    for (size_t g = 0; g < ng; g++) {
-        pv[k] = &args[a];
-        args[a++] = mark ? "HSET" : "HMGET";
-        args[a++] = keys[first[g]];
-        for (size_t i = first[g]; i < n; i++) {
-            if (group[i] != g)
-                continue;
-            args[a++] = posts[i]->id;
-            if (mark)
-                args[a++] = "1";
-        }
-        argc[k] = (int)(&args[a] - pv[k]);
-        k++;
-        if (mark) {
-            pv[k] = &args[a];
-            args[a++] = "EXPIRE";
-            args[a++] = keys[first[g]];
-            args[a++] = SEEN_TTL;
-            argc[k++] = 3;
-        }
-    }
-    rc = es__pipeline(s, (int)k, argc, pv, rep);
-    for (size_t g = 0; !rc && !mark && g < ng; g++) {
-        const redisReply *r = rep[g];
-        size_t e = 0;
-        for (size_t i = first[g]; i < n; i++) {
-            if (group[i] != g)
-                continue;
-            is_new[i] = !(r->type == REDIS_REPLY_ARRAY && e < r->elements &&
-                          r->element[e]->type == REDIS_REPLY_STRING);
-            e++;
-        }
-    }
-    for (size_t i = 0; !rc && i < k; i++)
-        freeReplyObject(rep[i]);
+    seen_build(&sp, posts, n, mark, &c);
+    rc = run(s, &c, rep);
+    if (!rc && !mark)
+        seen_parse(&sp, n, rep, is_new);
+    free_replies(rep, c.n);
 out:
-    es_free(keys);
-    es_free(group);
-    es_free(first);
-    es_free(args);
-    es_free(pv);
-    es_free(argc);
     es_free(rep);
+    cmds_cleanup(&c);
+    seen_cleanup(&sp);
     return rc;
 }
 
@@ -113,6 +207,8 @@ int es_store_seen_mark(struct es_store *s, const struct es_post *const *posts, s
     return seen_cmds(s, posts, n, true, NULL);
 }
 
+/* ---- counters and events ---- */
+
 /* One counter of a page, summed before it is sent. */
 struct incr {
     char key[32];    /* es:stats:<yyyymmddHHMM> */
@@ -121,6 +217,25 @@ struct incr {
     char by_s[24];
     const char *argv[4];
 };
+
+struct xadd {
+    const char *argv[24];
+    char num[3][32];
+};
+
+struct events {
+    struct xadd *x;
+    struct incr *inc;
+    const char *(*expire)[3];
+    size_t ninc;
+};
+
+static void events_cleanup(struct events *ep)
+{
+    es_free(ep->x);
+    es_free(ep->inc);
+    es_free(ep->expire);
+}
 
 /* count adds one to (key, field), merging with an earlier counter of the page. */
 static void count(struct incr *inc, size_t *n, const char *key, const char *field)
@@ -136,26 +251,18 @@ static void count(struct incr *inc, size_t *n, const char *key, const char *fiel
     c->by = 1;
 }
 
-int es_store_events_batch(struct es_store *s, const struct es_store_event *ev, size_t n)
+/* events_build: counters summed per page (a page's posts mostly share a minute): at most
+ * 5 a post, one EXPIRE per distinct minute, one XADD per mention: 7 commands a post. */
+static int events_build(struct events *ep, const struct es_store_event *ev, size_t n,
+                        struct cmds *c)
 {
-    if (n == 0)
-        return 0;
-    /* Counters are summed per page (a page's posts mostly share a minute): at most 5
-     * per event, one EXPIRE per distinct minute, one XADD per mention. */
-    struct xadd {
-        const char *argv[24];
-        char num[3][32];
-    } *x = es_malloc(n * sizeof *x);
-    struct incr *inc = es_malloc(n * 5 * sizeof *inc);
-    size_t cap = n * 7;
-    const char *const **pv = es_malloc(cap * sizeof *pv);
-    int *argc = es_malloc(cap * sizeof *argc);
-    redisReply **rep = es_malloc(cap * sizeof *rep);
-    const char *(*expire)[3] = es_malloc(n * sizeof *expire);
-    int rc = ES_ENOMEM;
-    if (!x || !inc || !pv || !argc || !rep || !expire)
-        goto out;
-    size_t k = 0, ninc = 0;
+    memset(ep, 0, sizeof *ep);
+    size_t m = n ? n : 1;
+    ep->x = es_malloc(m * sizeof *ep->x);
+    ep->inc = es_malloc(m * 5 * sizeof *ep->inc);
+    ep->expire = es_malloc(m * sizeof *ep->expire);
+    if (!ep->x || !ep->inc || !ep->expire)
+        return ES_ENOMEM;
     for (size_t i = 0; i < n; i++) {
         const struct es_store_event *e = &ev[i];
         int64_t t = (e->created_ms ? e->created_ms : e->now_ms) / 1000;
@@ -163,81 +270,175 @@ int es_store_events_batch(struct es_store *s, const struct es_store_event *ev, s
         es_time_to_civil(t, &y, &mo, &d, &h, &mi, &sec);
         char key[32], f[256];
         snprintf(key, sizeof key, "es:stats:%04d%02d%02d%02d%02d", y, mo, d, h, mi);
-        count(inc, &ninc, key, "posts");
+        count(ep->inc, &ep->ninc, key, "posts");
         if (e->complaint) {
             const char *b = e->brand ? e->brand : "_", *cat = e->category ? e->category : "_";
-            count(inc, &ninc, key, "complaints");
+            count(ep->inc, &ep->ninc, key, "complaints");
             snprintf(f, sizeof f, "brand:%s", b);
-            count(inc, &ninc, key, f);
+            count(ep->inc, &ep->ninc, key, f);
             snprintf(f, sizeof f, "cat:%s", cat);
-            count(inc, &ninc, key, f);
+            count(ep->inc, &ep->ninc, key, f);
             snprintf(f, sizeof f, "bc:%s:%s", b, cat);
-            count(inc, &ninc, key, f);
+            count(ep->inc, &ep->ninc, key, f);
         }
-        if (e->mid) {
-            struct xadd *m = &x[i];
-            int a = 0;
-            snprintf(m->num[0], sizeof m->num[0], "%lld", (long long)e->created_ms);
-            snprintf(m->num[1], sizeof m->num[1], "%lld", (long long)e->now_ms);
-            snprintf(m->num[2], sizeof m->num[2], "%d", e->severity);
-            m->argv[a++] = "XADD";
-            m->argv[a++] = "es:events";
-            m->argv[a++] = "MAXLEN";
-            m->argv[a++] = "~";
-            m->argv[a++] = EVENTS_MAXLEN;
-            m->argv[a++] = "*";
-            m->argv[a++] = "type";
-            m->argv[a++] = "mention";
-            m->argv[a++] = "mid";
-            m->argv[a++] = e->mid;
-            m->argv[a++] = "platform";
-            m->argv[a++] = e->platform;
-            m->argv[a++] = "brand";
-            m->argv[a++] = e->brand ? e->brand : "";
-            m->argv[a++] = "category";
-            m->argv[a++] = e->category ? e->category : "";
-            m->argv[a++] = "severity";
-            m->argv[a++] = m->num[2];
-            m->argv[a++] = "fence";
-            m->argv[a++] = e->fence ? e->fence : "";
-            m->argv[a++] = "post_ms";
-            m->argv[a++] = m->num[0];
-            m->argv[a++] = "ms";
-            m->argv[a++] = m->num[1];
-            pv[k] = m->argv;
-            argc[k++] = a;
-        }
+        if (!e->mid)
+            continue;
+        struct xadd *m = &ep->x[i];
+        snprintf(m->num[0], sizeof m->num[0], "%lld", (long long)e->created_ms);
+        snprintf(m->num[1], sizeof m->num[1], "%lld", (long long)e->now_ms);
+        snprintf(m->num[2], sizeof m->num[2], "%d", e->severity);
+        const char *argv[] = {"XADD",     "es:events",    "MAXLEN",  "~",
+                              EVENTS_MAXLEN, "*",         "type",    "mention",
+                              "mid",      e->mid,         "platform", e->platform,
+                              "brand",    e->brand ? e->brand : "", "category",
+                              e->category ? e->category : "", "severity", m->num[2],
+                              "fence",    e->fence ? e->fence : "", "post_ms", m->num[0],
+                              "ms",       m->num[1]};
+        memcpy(m->argv, argv, sizeof argv);
+        cmds_add(c, m->argv, (int)(sizeof argv / sizeof *argv));
     }
     size_t nexp = 0;
-    for (size_t i = 0; i < ninc; i++) {
-        struct incr *c = &inc[i];
-        snprintf(c->by_s, sizeof c->by_s, "%lld", c->by);
-        c->argv[0] = "HINCRBY";
-        c->argv[1] = c->key;
-        c->argv[2] = c->field;
-        c->argv[3] = c->by_s;
-        pv[k] = c->argv;
-        argc[k++] = 4;
+    for (size_t i = 0; i < ep->ninc; i++) {
+        struct incr *in = &ep->inc[i];
+        snprintf(in->by_s, sizeof in->by_s, "%lld", in->by);
+        in->argv[0] = "HINCRBY";
+        in->argv[1] = in->key;
+        in->argv[2] = in->field;
+        in->argv[3] = in->by_s;
+        cmds_add(c, in->argv, 4);
         size_t j = 0;
-        while (j < nexp && strcmp(expire[j][1], c->key) != 0)
+        while (j < nexp && strcmp(ep->expire[j][1], in->key) != 0)
             j++;
         if (j == nexp) { /* the minute's first counter: its hash expires after 8 days */
-            expire[nexp][0] = "EXPIRE";
-            expire[nexp][1] = c->key;
-            expire[nexp][2] = STATS_TTL;
-            pv[k] = expire[nexp++];
-            argc[k++] = 3;
+            ep->expire[nexp][0] = "EXPIRE";
+            ep->expire[nexp][1] = in->key;
+            ep->expire[nexp][2] = STATS_TTL;
+            cmds_add(c, ep->expire[nexp++], 3);
         }
     }
-    rc = es__pipeline(s, (int)k, argc, pv, rep);
-    for (size_t i = 0; !rc && i < k; i++)
-        freeReplyObject(rep[i]);
+    return 0;
+}
+
+int es_store_events_batch(struct es_store *s, const struct es_store_event *ev, size_t n)
+{
+    return es_store_page_commit(s, ev, n, NULL, 0);
+}
+
+int es_store_page_commit(struct es_store *s, const struct es_store_event *ev, size_t ne,
+                         const struct es_post *const *posts, size_t n)
+{
+    if (ne == 0 && n == 0)
+        return 0;
+    struct events ep = {0};
+    struct seen sp = {0};
+    struct cmds c = {0};
+    redisReply **rep = NULL;
+    size_t cap = ne * 7 + n * 2;
+    int rc = cmds_init(&c, cap);
+    rep = es_calloc(cap ? cap : 1, sizeof *rep);
+    if (rc || !rep) {
+        rc = ES_ENOMEM;
+        goto out;
+    }
+    rc = events_build(&ep, ev, ne, &c);
+    if (!rc && n) {
+        rc = seen_init(&sp, posts, n);
+        if (!rc)
+            seen_build(&sp, posts, n, true, &c);
+    }
+    if (!rc)
+        rc = run(s, &c, rep);
+    free_replies(rep, c.n);
 out:
-    es_free(x);
-    es_free(inc);
-    es_free(expire);
-    es_free(pv);
-    es_free(argc);
     es_free(rep);
+    cmds_cleanup(&c);
+    events_cleanup(&ep);
+    seen_cleanup(&sp);
+    return rc;
+}
+
+/* ---- before a page is judged ---- */
+
+int es_store_page_prepare(struct es_store *s, const struct es_post *const *posts, size_t n,
+                          bool *is_new, char (*tiers)[64], long long *ids)
+{
+    if (n == 0)
+        return 0;
+    struct seen sp;
+    struct cmds c = {0};
+    redisReply **rep = NULL;
+    char(*fields)[512] = NULL;
+    const char **vip = NULL;
+    int rc = seen_init(&sp, posts, n);
+    if (rc)
+        return rc;
+    /* per shard: how many ids the page may need, and the INCRBY that reserves them */
+    long long want[ES_STORE_SHARDS] = {0};
+    int shard_of[ES_STORE_SHARDS];
+    char keys[ES_STORE_SHARDS][32], by[ES_STORE_SHARDS][24];
+    const char *incr[ES_STORE_SHARDS][3];
+    int *shard = es_malloc(n * sizeof *shard);
+    fields = es_malloc(n * sizeof *fields);
+    vip = es_malloc((n + 2) * sizeof *vip);
+    rep = es_calloc(n + 2 + ES_STORE_SHARDS, sizeof *rep);
+    rc = cmds_init(&c, n + 2 + ES_STORE_SHARDS);
+    if (rc || !shard || !fields || !vip || !rep) {
+        rc = ES_ENOMEM;
+        goto out;
+    }
+    seen_build(&sp, posts, n, false, &c);
+    size_t vip_at = c.n;
+    vip[0] = "HMGET";
+    vip[1] = "es:vip";
+    for (size_t i = 0; i < n; i++) {
+        es__vip_field(posts[i], fields[i], sizeof fields[i]);
+        vip[2 + i] = fields[i][0] ? fields[i] : "-"; /* no author: a field that is not set */
+        shard[i] = es__shard(es_platform_name(posts[i]->platform), es__author_of(posts[i]));
+        want[shard[i]]++;
+    }
+    cmds_add(&c, vip, (int)(n + 2));
+    size_t incr_at = c.n, nshards = 0;
+    for (int k = 0; k < ES_STORE_SHARDS; k++) {
+        if (!want[k])
+            continue;
+        snprintf(keys[k], sizeof keys[k], "es:{s%d}:seq", k);
+        snprintf(by[k], sizeof by[k], "%lld", want[k]);
+        incr[k][0] = "INCRBY";
+        incr[k][1] = keys[k];
+        incr[k][2] = by[k];
+        cmds_add(&c, incr[k], 3);
+        shard_of[nshards++] = k;
+    }
+    rc = run(s, &c, rep);
+    if (rc)
+        goto out;
+    seen_parse(&sp, n, rep, is_new);
+    const redisReply *vr = rep[vip_at];
+    for (size_t i = 0; i < n; i++) {
+        tiers[i][0] = '\0';
+        if (vr->type == REDIS_REPLY_ARRAY && i < vr->elements &&
+            vr->element[i]->type == REDIS_REPLY_STRING && fields[i][0])
+            snprintf(tiers[i], sizeof tiers[i], "%s", vr->element[i]->str);
+    }
+    /* each shard's block is (value - want, value]: hand its ids out in page order */
+    long long next[ES_STORE_SHARDS] = {0};
+    for (size_t j = 0; j < nshards; j++) {
+        const redisReply *r = rep[incr_at + j];
+        if (r->type != REDIS_REPLY_INTEGER) {
+            rc = ES_EIO;
+            goto out;
+        }
+        next[shard_of[j]] = r->integer - want[shard_of[j]] + 1;
+    }
+    for (size_t i = 0; i < n; i++)
+        ids[i] = next[shard[i]]++;
+out:
+    free_replies(rep, c.n);
+    es_free(rep);
+    es_free(shard);
+    es_free(fields);
+    es_free(vip);
+    cmds_cleanup(&c);
+    seen_cleanup(&sp);
     return rc;
 }

@@ -59,8 +59,8 @@ static const char *nz(const char *s)
     return s ? s : "";
 }
 
-/* vip_field: the es:vip field of a post's author ("" when it has none). */
-static void vip_field(const struct es_post *p, char *field, size_t n)
+/* es__vip_field: the es:vip field of a post's author ("" when it has none). */
+void es__vip_field(const struct es_post *p, char *field, size_t n)
 {
     field[0] = '\0';
     if (!p->author.handle && !p->author.id)
@@ -95,7 +95,7 @@ int es_store_vip_get_many(struct es_store *s, const struct es_post *const *posts
         goto out;
     for (size_t i = 0; i < n; i++) {
         tiers[i][0] = '\0';
-        vip_field(posts[i], fields[i], sizeof fields[i]);
+        es__vip_field(posts[i], fields[i], sizeof fields[i]);
         if (!fields[i][0])
             continue;
         const char **a = argv + 3 * k;
@@ -159,7 +159,7 @@ static void field_real(struct madd *a, int *nf, const char *name, double v)
     field(a, nf, name, a->num[*nf]);
 }
 
-static const char *author_of(const struct es_post *p)
+const char *es__author_of(const struct es_post *p)
 {
     return p->author.id ? p->author.id : p->author.handle ? p->author.handle : "?";
 }
@@ -170,7 +170,7 @@ static int madd_prepare(struct es_store *s, const struct es_post *p,
                         struct madd *a)
 {
     const char *platform = es_platform_name(p->platform);
-    const char *author = author_of(p);
+    const char *author = es__author_of(p);
     const char *root = p->thread_root ? p->thread_root : p->reply_to ? p->reply_to : p->id;
     int k = es__shard(platform, author);
     snprintf(a->mid, sizeof a->mid, "m%d-%lld", k, counter);
@@ -260,73 +260,28 @@ int es_store_mention_add(struct es_store *s, const struct es_post *p,
     return rc;
 }
 
-int es_store_mentions_add(struct es_store *s, size_t n, const struct es_post *const *posts,
-                          const struct es_mention_in *ins, int64_t now_ms, char (*mids)[64],
-                          bool *created)
+/* add_scripts: every mention_add script of n posts, given each one's tier (a[i].tier) and
+ * id counter, in one round trip. A Redis that forgot the scripts answers NOSCRIPT:
+ * those run again one by one (es__eval loads the script). */
+static int add_scripts(struct es_store *s, size_t n, const struct es_post *const *posts,
+                       const struct es_mention_in *ins, const long long *counters,
+                       int64_t now_ms, struct madd *a, char (*mids)[64], bool *created)
 {
-    if (n == 0)
-        return 0;
-    if (n > INT_MAX / 2)
-        return ES_ELIMIT;
-    int rc = ES_ENOMEM;
-    struct madd *a = es_calloc(n, sizeof *a);
+    int rc = 0;
     redisReply **rep = es_calloc(n, sizeof *rep);
     const char *const **pv = es_malloc(n * sizeof *pv);
-    const char *(*incr)[2] = es_malloc(n * sizeof *incr);
     int *argc = es_malloc(n * sizeof *argc);
-    char **tiers = es_malloc(n * sizeof *tiers);
-    const struct es_post **need = es_malloc(n * sizeof *need);
-    size_t nneed = 0;
-    if (!a || !rep || !pv || !incr || !argc || !tiers || !need)
+    if (!rep || !pv || !argc) {
+        rc = ES_ENOMEM;
         goto out;
-
-    /* Round trip 1: the tiers not given; round trip 2: each mention's id from its
-     * shard's counter. */
-    for (size_t i = 0; i < n; i++) {
-        if (ins[i].tier)
-            snprintf(a[i].tier, sizeof a[i].tier, "%s", ins[i].tier);
-        else {
-            need[nneed] = posts[i];
-            tiers[nneed++] = a[i].tier;
-        }
     }
-    rc = es_store_vip_get_many(s, need, nneed, tiers, sizeof a->tier);
-    if (rc)
-        goto out;
-    for (size_t i = 0; i < n; i++) {
-        int k = es__shard(es_platform_name(posts[i]->platform), author_of(posts[i]));
-        snprintf(a[i].seqkey, sizeof a[i].seqkey, "es:{s%d}:seq", k);
-        incr[i][0] = "INCR";
-        incr[i][1] = a[i].seqkey;
-        pv[i] = incr[i];
-        argc[i] = 2;
-    }
-    rc = es__pipeline(s, (int)n, argc, pv, rep);
-    if (rc)
-        goto out;
     for (size_t i = 0; i < n && rc == 0; i++) {
-        if (!rep[i] || rep[i]->type != REDIS_REPLY_INTEGER)
-            rc = ES_EIO;
-        else
-            rc = madd_prepare(s, posts[i], &ins[i], rep[i]->integer, now_ms, &a[i]);
-    }
-    for (size_t i = 0; i < n; i++) {
-        if (rep[i])
-            freeReplyObject(rep[i]);
-        rep[i] = NULL;
-    }
-    if (rc)
-        goto out;
-
-    /* Round trip 3: every mention_add script. A Redis that forgot the scripts answers
-     * NOSCRIPT: those are run again one by one (es__eval loads the script). */
-    for (size_t i = 0; i < n; i++) {
+        rc = madd_prepare(s, posts[i], &ins[i], counters[i], now_ms, &a[i]);
         pv[i] = a[i].argv;
         argc[i] = a[i].argc;
     }
-    rc = es__pipeline(s, (int)n, argc, pv, rep);
-    if (rc)
-        goto out;
+    if (!rc)
+        rc = es__pipeline(s, (int)n, argc, pv, rep);
     for (size_t i = 0; i < n && rc == 0; i++) {
         redisReply *r = rep[i];
         if (r && r->type == REDIS_REPLY_ERROR && strncmp(r->str, "NOSCRIPT", 8) == 0) {
@@ -342,6 +297,86 @@ int es_store_mentions_add(struct es_store *s, size_t n, const struct es_post *co
             rc = ES_EIO;
     }
 out:
+    for (size_t i = 0; rep && i < n; i++)
+        if (rep[i])
+            freeReplyObject(rep[i]);
+    es_free(rep);
+    es_free(pv);
+    es_free(argc);
+    return rc;
+}
+
+int es_store_mentions_add_ids(struct es_store *s, size_t n, const struct es_post *const *posts,
+                              const struct es_mention_in *ins, const long long *ids,
+                              int64_t now_ms, char (*mids)[64], bool *created)
+{
+    if (n == 0)
+        return 0;
+    if (n > INT_MAX)
+        return ES_ELIMIT;
+    struct madd *a = es_calloc(n, sizeof *a);
+    if (!a)
+        return ES_ENOMEM;
+    for (size_t i = 0; i < n; i++)
+        snprintf(a[i].tier, sizeof a[i].tier, "%s", ins[i].tier ? ins[i].tier : "");
+    int rc = add_scripts(s, n, posts, ins, ids, now_ms, a, mids, created);
+    for (size_t i = 0; i < n; i++)
+        es_free(a[i].text);
+    es_free(a);
+    return rc;
+}
+
+int es_store_mentions_add(struct es_store *s, size_t n, const struct es_post *const *posts,
+                          const struct es_mention_in *ins, int64_t now_ms, char (*mids)[64],
+                          bool *created)
+{
+    if (n == 0)
+        return 0;
+    if (n > INT_MAX)
+        return ES_ELIMIT;
+    int rc = ES_ENOMEM;
+    struct madd *a = es_calloc(n, sizeof *a);
+    redisReply **rep = es_calloc(n, sizeof *rep);
+    const char *const **pv = es_malloc(n * sizeof *pv);
+    const char *(*incr)[2] = es_malloc(n * sizeof *incr);
+    int *argc = es_malloc(n * sizeof *argc);
+    char **tiers = es_malloc(n * sizeof *tiers);
+    const struct es_post **need = es_malloc(n * sizeof *need);
+    long long *counters = es_malloc(n * sizeof *counters);
+    size_t nneed = 0;
+    if (!a || !rep || !pv || !incr || !argc || !tiers || !need || !counters)
+        goto out;
+
+    /* The tiers not given, then each mention's id from its shard's counter. */
+    for (size_t i = 0; i < n; i++) {
+        if (ins[i].tier)
+            snprintf(a[i].tier, sizeof a[i].tier, "%s", ins[i].tier);
+        else {
+            need[nneed] = posts[i];
+            tiers[nneed++] = a[i].tier;
+        }
+    }
+    rc = es_store_vip_get_many(s, need, nneed, tiers, sizeof a->tier);
+    if (rc)
+        goto out;
+    for (size_t i = 0; i < n; i++) {
+        int k = es__shard(es_platform_name(posts[i]->platform), es__author_of(posts[i]));
+        snprintf(a[i].seqkey, sizeof a[i].seqkey, "es:{s%d}:seq", k);
+        incr[i][0] = "INCR";
+        incr[i][1] = a[i].seqkey;
+        pv[i] = incr[i];
+        argc[i] = 2;
+    }
+    rc = es__pipeline(s, (int)n, argc, pv, rep);
+    for (size_t i = 0; i < n && rc == 0; i++) {
+        if (!rep[i] || rep[i]->type != REDIS_REPLY_INTEGER)
+            rc = ES_EIO;
+        else
+            counters[i] = rep[i]->integer;
+    }
+    if (!rc)
+        rc = add_scripts(s, n, posts, ins, counters, now_ms, a, mids, created);
+out:
     for (size_t i = 0; a && i < n; i++) {
         if (rep && rep[i])
             freeReplyObject(rep[i]);
@@ -354,6 +389,7 @@ out:
     es_free(argc);
     es_free(tiers);
     es_free(need);
+    es_free(counters);
     return rc;
 }
 

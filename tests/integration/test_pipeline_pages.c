@@ -104,7 +104,21 @@ ES_TEST(pages_become_mentions_counts_and_events_once)
         "\"result_count\":2}}";
     struct es_source src = {"tw", ES_FORMAT_TWITTER_V2, "http://127.0.0.1", NULL, NULL, NULL,
                             1000, 0, false, 0, 0, 0, NULL};
+    /* Ann is a VIP: the page's dedup read brings her tier, and her SLA is 10 minutes */
+    redisContext *vc = redisConnectUnix(sock);
+    ES_ASSERT(vc && !vc->err);
+    freeReplyObject(redisCommand(vc, "HSET es:vip twitter:ann vip"));
     ES_ASSERT_EQ(submit_wait(p, &src, page, strlen(page), &w), 0);
+    redisReply *vr = redisCommand(vc, "EVAL %s 0",
+                      "for _, k in ipairs(redis.call('KEYS', 'es:{s*}:m:*')) do "
+                      "return redis.call('HMGET', k, 'tier', 'sla_deadline_ms', 'post_id') end");
+    ES_ASSERT(vr && vr->type == REDIS_REPLY_ARRAY && vr->elements == 3);
+    ES_ASSERT_STR(vr->element[0]->str, "vip");
+    /* 2026-11-20T10:00:00Z + 10 min */
+    ES_ASSERT_STR(vr->element[1]->str, "1795169400000");
+    ES_ASSERT_STR(vr->element[2]->str, "9001");
+    freeReplyObject(vr);
+    redisFree(vc);
     ES_ASSERT_EQ(w.last_count, 2);
     ES_ASSERT_STR(w.last_newest, "9002");
     struct es_pipeline_stats st;
