@@ -188,6 +188,19 @@ static void ingest(struct worker *w, const struct es_post *p, const struct es_ma
                       es_strerror(rc));
     } else if (created) {
         w->ingested++;
+        /* the charts' per-minute counts of the post's time; no event (a backfill must
+         * not set off alerts for history) */
+        struct es_store_event ev = {0};
+        ev.platform = es_platform_name(p->platform);
+        ev.brand = in.brand;
+        ev.category = in.category;
+        ev.complaint = true;
+        ev.severity = in.severity;
+        ev.created_ms = p->created_at * 1000;
+        ev.now_ms = es_clock_now_ms();
+        if (es_store_events_batch(w->store, &ev, 1) != 0)
+            es_buf_printf(&w->job->err, "%s: post %s: not counted for the charts\n",
+                          w->job->source, p->id);
     } else {
         w->duplicates++;
     }

@@ -25,6 +25,10 @@ es ingest --no-progress "$tmp/posts.jsonl" > /dev/null 2> "$tmp/ingest.err"
 check "ingest records four mentions" grep -q "4 mentions recorded" "$tmp/ingest.err"
 es ingest --no-progress "$tmp/posts.jsonl" > /dev/null 2> "$tmp/ingest2.err"
 check "ingesting again records none (dedup)" grep -q "0 mentions recorded, 4 already known" "$tmp/ingest2.err"
+# the charts count the recorded complaints by the posts' minutes, once (not again on the
+# second ingest): t2 and t3 are in different minutes, w1 is 10:00Z like t1
+check "ingest counts complaints per minute for the charts" test \
+    "$(redis-cli -s "$tmp/r.sock" HGET es:stats:202611201000 complaints)/$(redis-cli -s "$tmp/r.sock" HGET es:stats:202611201005 complaints)" = "2/1"
 es mentions list --json > "$tmp/list.json"
 check "four open mentions listed" test "$(field "['mentions'].__len__()" < "$tmp/list.json")" = 4
 check "the 5,000-follower author comes first" test "$(field "['mentions'][0]['author_handle']" < "$tmp/list.json")" = ann
