@@ -111,6 +111,19 @@ static int check_keys(const json_t *o, const char *const *allowed, const char *p
     return 0;
 }
 
+/* section: an optional object of the config (http, alerts, crawl): 1 when present and its
+ * keys are known, 0 when absent or null, or an error naming the key. */
+static int section(const json_t *v, const char *name, const char *const *keys, const char *file,
+                   struct es_diag *d)
+{
+    if (!v || json_is_null(v))
+        return 0;
+    if (!json_is_object(v))
+        return bad(d, file, "%s: %s", name, "must be an object");
+    int rc = check_keys(v, keys, name, file, d);
+    return rc ? rc : 1;
+}
+
 static const char *opt_str(const json_t *o, const char *k, const char *path, const char *file,
                            struct es_diag *d, int *rc)
 {
@@ -234,17 +247,14 @@ static int parse_source(const json_t *o, size_t i, struct es_source *s, const ch
 /* parse_http reads "http": {"listen": "127.0.0.1:8088", limits...}. */
 static int parse_http(const json_t *h, struct config *c, const char *file, struct es_diag *d)
 {
-    if (!h || json_is_null(h))
-        return 0;
-    if (!json_is_object(h))
-        return bad(d, file, "%s: %s", "http", "must be an object");
     static const char *const hk[] = {"listen",           "max_body_bytes",  "max_header_bytes",
                                      "max_connections",  "idle_timeout_ms", "request_timeout_ms",
                                      "max_stream_buffer_bytes",             "sse_heartbeat_ms",
                                      "canned_days",      NULL};
-    int rc = check_keys(h, hk, "http", file, d);
-    if (rc)
+    int rc = section(h, "http", hk, file, d);
+    if (rc <= 0)
         return rc;
+    rc = 0;
     const char *listen = opt_str(h, "listen", "http", file, d, &rc);
     if (rc)
         return rc;
@@ -290,16 +300,13 @@ static int parse_http(const json_t *h, struct config *c, const char *file, struc
 /* parse_alerts reads "alerts": {"allow": "127.0.0.1,::1", "max_attempts": 6, ...}. */
 static int parse_alerts(const json_t *a, struct config *c, const char *file, struct es_diag *d)
 {
-    if (!a || json_is_null(a))
-        return 0;
-    if (!json_is_object(a))
-        return bad(d, file, "%s: %s", "alerts", "must be an object");
     static const char *const ak[] = {"allow",         "max_attempts",  "retry_base_ms",
                                      "retry_max_ms",  "timeout_ms",    "max_inflight",
                                      "digest_interval_s", "spike_check_s", NULL};
-    int rc = check_keys(a, ak, "alerts", file, d);
-    if (rc)
+    int rc = section(a, "alerts", ak, file, d);
+    if (rc <= 0)
         return rc;
+    rc = 0;
     struct es_alert_opts *o = &c->alerts;
     o->allow = opt_str(a, "allow", "alerts", file, d, &rc);
     if (rc)
@@ -359,15 +366,13 @@ static int config_load(const char *file, struct config *c, struct es_diag *d)
             return bad(d, file, "%s: %s", "log_level", "must be debug, info, warn or error");
     }
     json_t *crawl = json_object_get(c->root, "crawl");
-    if (crawl && !json_is_null(crawl)) {
-        static const char *const ck[] = {"connect_timeout_ms", "total_timeout_ms",
-                                         "max_body_bytes",     "backoff_max_ms",
-                                         "max_connections",    NULL};
-        if (!json_is_object(crawl))
-            return bad(d, file, "%s: %s", "crawl", "must be an object");
-        rc = check_keys(crawl, ck, "crawl", file, d);
-        if (rc)
-            return rc;
+    static const char *const ck[] = {"connect_timeout_ms", "total_timeout_ms", "max_body_bytes",
+                                     "backoff_max_ms",     "max_connections",  NULL};
+    rc = section(crawl, "crawl", ck, file, d);
+    if (rc < 0)
+        return rc;
+    if (rc > 0) {
+        rc = 0;
         c->crawl.connect_timeout_ms =
             (int64_t)opt_num(crawl, "connect_timeout_ms", 0, 1, 600000, "crawl", file, d, &rc);
         c->crawl.total_timeout_ms =
