@@ -2,12 +2,13 @@
  * pipeline: what happens to a fetched page, on worker threads.
  *
  *   page ──queue (bounded)──> worker: es_feed_parse_page ──> posts
- *     posts ──> dedup (seen marks per platform:id, one pipelined round trip per page)
+ *     posts ──> round trip 1: seen marks, the authors' tiers, reserved mention ids
  *       new posts ──> normalise + match (the shared ruleset; one matcher per worker)
  *         ──> geo fences (a complaint signal inside a fence -> that fence's brand)
- *         ──> complaints: mention (priority, SLA deadline from created_at)
- *         ──> counts per brand, category and minute; events on es:events
- *     ──> seen marks set, then done(meta): the crawler may move the source's cursor
+ *         ──> complaints: round trip 2, the mentions (priority, SLA deadline from
+ *             the post's created_at)
+ *     ──> round trip 3: counts per brand, category and minute, events on es:events,
+ *         and the seen marks; then done(meta): the crawler may move the source's cursor
  *
  * The loop thread only submits; parsing, matching and Redis round trips
  * happen on the workers, each with its own synchronous store connection.
