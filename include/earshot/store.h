@@ -244,14 +244,11 @@ int es_store_outbox_dead_list(struct es_store *s, size_t limit, json_t **out);
 
 /*
  * Dedup across restarts and instances, in two steps so that nothing is lost:
- * es_store_seen_check tells which of n posts were never stored (one round
- * trip); es_store_seen_mark marks posts seen (7 days) once they are stored.
- * A crash between the two only makes the refetch judge the posts again (the
+ * es_store_page_prepare (below) tells which posts were never stored;
+ * es_store_page_commit marks them seen once everything else is stored. A
+ * crash between the two only makes the refetch judge the posts again (the
  * mention script has its own dedup, so no mention is made twice).
  */
-int es_store_seen_check(struct es_store *s, const struct es_post *const *posts, size_t n,
-                        bool *is_new);
-int es_store_seen_mark(struct es_store *s, const struct es_post *const *posts, size_t n);
 
 /* One judged post, for the counts per minute and the event stream. */
 struct es_store_event {
@@ -325,12 +322,6 @@ void es_store_async_stop(struct es_store_async *a);
 
 /* ---- customers ---- */
 
-/* es_store_vip_get: the post author's tier ("" when none). 0 or ES_EIO. */
-int es_store_vip_get(struct es_store *s, const struct es_post *p, char *tier, size_t n);
-/* es_store_vip_get_many: the tiers of n posts' authors in one round trip (tiers[i] gets
- * "" when none; each has room for tier_n bytes). */
-int es_store_vip_get_many(struct es_store *s, const struct es_post *const *posts, size_t n,
-                          char *const *tiers, size_t tier_n);
 /* es_store_vip_set: tier for platform:handle (from a customers file). */
 int es_store_vip_set(struct es_store *s, const char *platform, const char *handle,
                      const char *tier);

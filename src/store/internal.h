@@ -33,6 +33,11 @@ int es__shard(const char *platform, const char *author);
 const char *es__author_of(const struct es_post *p);
 /* es__vip_field: the es:vip field of a post's author ("" when it has none). */
 void es__vip_field(const struct es_post *p, char *field, size_t n);
+/* es__vip_args: the argv of HMGET es:vip with one field per post (n + 2 words). */
+void es__vip_args(const struct es_post *const *posts, size_t n, char (*fields)[512],
+                  const char **argv);
+/* es__vip_tier: post i's tier ("" when none) from that HMGET's reply (NULL: none). */
+void es__vip_tier(const redisReply *r, size_t i, const char *field, char *tier, size_t n);
 /* es__shard_of_mid: the shard encoded in a mention id "m<K>-<n>", or -1. */
 int es__shard_of_mid(const char *mid);
 

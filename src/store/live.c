@@ -167,46 +167,6 @@ static void seen_parse(const struct seen *sp, size_t n, redisReply *const *rep, 
     }
 }
 
-static int seen_cmds(struct es_store *s, const struct es_post *const *posts, size_t n, bool mark,
-                     bool *is_new)
-{
-    if (n == 0)
-        return 0;
-    struct seen sp;
-    struct cmds c;
-    redisReply **rep = NULL;
-    int rc = seen_init(&sp, posts, n);
-    if (rc)
-        return rc;
-    rc = cmds_init(&c, 2 * n);
-    rep = es_calloc(2 * n, sizeof *rep);
-    if (rc || !rep) {
-        rc = ES_ENOMEM;
-        goto out;
-    }
-    seen_build(&sp, posts, n, mark, &c);
-    rc = run(s, &c, rep);
-    if (!rc && !mark)
-        seen_parse(&sp, n, rep, is_new);
-    free_replies(rep, c.n);
-out:
-    es_free(rep);
-    cmds_cleanup(&c);
-    seen_cleanup(&sp);
-    return rc;
-}
-
-int es_store_seen_check(struct es_store *s, const struct es_post *const *posts, size_t n,
-                        bool *is_new)
-{
-    return seen_cmds(s, posts, n, false, is_new);
-}
-
-int es_store_seen_mark(struct es_store *s, const struct es_post *const *posts, size_t n)
-{
-    return seen_cmds(s, posts, n, true, NULL);
-}
-
 /* ---- counters and events ---- */
 
 /* One counter of a page, summed before it is sent. */
@@ -388,11 +348,8 @@ int es_store_page_prepare(struct es_store *s, const struct es_post *const *posts
     }
     seen_build(&sp, posts, n, false, &c);
     size_t vip_at = c.n;
-    vip[0] = "HMGET";
-    vip[1] = "es:vip";
+    es__vip_args(posts, n, fields, vip);
     for (size_t i = 0; i < n; i++) {
-        es__vip_field(posts[i], fields[i], sizeof fields[i]);
-        vip[2 + i] = fields[i][0] ? fields[i] : "-"; /* no author: a field that is not set */
         shard[i] = es__shard(es_platform_name(posts[i]->platform), es__author_of(posts[i]));
         want[shard[i]]++;
     }
@@ -413,13 +370,8 @@ int es_store_page_prepare(struct es_store *s, const struct es_post *const *posts
     if (rc)
         goto out;
     seen_parse(&sp, n, rep, is_new);
-    const redisReply *vr = rep[vip_at];
-    for (size_t i = 0; i < n; i++) {
-        tiers[i][0] = '\0';
-        if (vr->type == REDIS_REPLY_ARRAY && i < vr->elements &&
-            vr->element[i]->type == REDIS_REPLY_STRING && fields[i][0])
-            snprintf(tiers[i], sizeof tiers[i], "%s", vr->element[i]->str);
-    }
+    for (size_t i = 0; i < n; i++)
+        es__vip_tier(rep[vip_at], i, fields[i], tiers[i], sizeof tiers[i]);
     /* each shard's block is (value - want, value]: hand its ids out in page order */
     long long next[ES_STORE_SHARDS] = {0};
     for (size_t j = 0; j < nshards; j++) {

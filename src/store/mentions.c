@@ -72,54 +72,48 @@ void es__vip_field(const struct es_post *p, char *field, size_t n)
             *q = (char)(*q - 'A' + 'a');
 }
 
-int es_store_vip_get(struct es_store *s, const struct es_post *p, char *tier, size_t n)
+void es__vip_args(const struct es_post *const *posts, size_t n, char (*fields)[512],
+                  const char **argv)
 {
-    return es_store_vip_get_many(s, &p, 1, &tier, n);
+    argv[0] = "HMGET";
+    argv[1] = "es:vip";
+    for (size_t i = 0; i < n; i++) {
+        es__vip_field(posts[i], fields[i], sizeof fields[i]);
+        argv[2 + i] = fields[i][0] ? fields[i] : "-"; /* no author: a field never set */
+    }
 }
 
-int es_store_vip_get_many(struct es_store *s, const struct es_post *const *posts, size_t n,
-                          char *const *tiers, size_t tier_n)
+void es__vip_tier(const redisReply *r, size_t i, const char *field, char *tier, size_t n)
+{
+    tier[0] = '\0';
+    if (field[0] && r && r->type == REDIS_REPLY_ARRAY && i < r->elements &&
+        r->element[i]->type == REDIS_REPLY_STRING)
+        snprintf(tier, n, "%s", r->element[i]->str);
+}
+
+/* vip_get_many: the tiers of n posts' authors in one command (tiers[i] gets "" when
+ * none; each has room for tier_n bytes). */
+static int vip_get_many(struct es_store *s, const struct es_post *const *posts, size_t n,
+                        char *const *tiers, size_t tier_n)
 {
     if (n == 0)
         return 0;
-    if (n > INT_MAX / 3)
+    if (n > INT_MAX - 2)
         return ES_ELIMIT;
     char(*fields)[512] = es_malloc(n * sizeof *fields);
-    const char **argv = es_malloc(n * 3 * sizeof *argv);
-    const char *const **pv = es_malloc(n * sizeof *pv);
-    int *argc = es_malloc(n * sizeof *argc);
-    redisReply **rep = es_calloc(n, sizeof *rep);
-    int rc = ES_ENOMEM, k = 0;
-    size_t *which = es_malloc(n * sizeof *which);
-    if (!fields || !argv || !pv || !argc || !rep || !which)
-        goto out;
-    for (size_t i = 0; i < n; i++) {
-        tiers[i][0] = '\0';
-        es__vip_field(posts[i], fields[i], sizeof fields[i]);
-        if (!fields[i][0])
-            continue;
-        const char **a = argv + 3 * k;
-        a[0] = "HGET";
-        a[1] = "es:vip";
-        a[2] = fields[i];
-        pv[k] = a;
-        argc[k] = 3;
-        which[k++] = i;
+    const char **argv = es_malloc((n + 2) * sizeof *argv);
+    int rc = ES_ENOMEM;
+    if (fields && argv) {
+        es__vip_args(posts, n, fields, argv);
+        redisReply *r = es__cmd(s, (int)(n + 2), argv, NULL);
+        rc = r ? 0 : ES_EIO;
+        for (size_t i = 0; i < n; i++)
+            es__vip_tier(r, i, fields[i], tiers[i], tier_n);
+        if (r)
+            freeReplyObject(r);
     }
-    rc = k ? es__pipeline(s, k, argc, pv, rep) : 0;
-    for (int j = 0; j < k; j++) {
-        if (rep[j] && rep[j]->type == REDIS_REPLY_STRING)
-            snprintf(tiers[which[j]], tier_n, "%s", rep[j]->str);
-        if (rep[j])
-            freeReplyObject(rep[j]);
-    }
-out:
     es_free(fields);
     es_free(argv);
-    es_free(pv);
-    es_free(argc);
-    es_free(rep);
-    es_free(which);
     return rc;
 }
 
@@ -356,7 +350,7 @@ int es_store_mentions_add(struct es_store *s, size_t n, const struct es_post *co
             tiers[nneed++] = a[i].tier;
         }
     }
-    rc = es_store_vip_get_many(s, need, nneed, tiers, sizeof a->tier);
+    rc = vip_get_many(s, need, nneed, tiers, sizeof a->tier);
     if (rc)
         goto out;
     for (size_t i = 0; i < n; i++) {

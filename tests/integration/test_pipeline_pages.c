@@ -66,28 +66,50 @@ static char *read_all(const char *path, size_t *len)
 }
 
 
+/* A redis-server of the test's own and the shipped rules compiled. */
+struct fixture {
+    char dir[32], sock[256], url[300];
+    struct es_redis_child *child;
+    struct es_norm *norm;
+    struct es_ruleset *rs;
+};
+
+static bool fixture_start(struct fixture *f)
+{
+    memset(f, 0, sizeof *f);
+    snprintf(f->dir, sizeof f->dir, "/tmp/es-pipe-XXXXXX");
+    struct es_diag d = {0};
+    if (!mkdtemp(f->dir) || es_redis_child_start(f->dir, &f->child, f->sock, sizeof f->sock, &d))
+        return false;
+    snprintf(f->url, sizeof f->url, "unix://%s", f->sock);
+    const char *warn;
+    f->norm = es_norm_new(NULL, &warn);
+    struct es_rules *r = es_rules_new();
+    int rc = es_rules_load_dirs(r, ES_SOURCE_DIR "/keywords", ES_SOURCE_DIR "/rules", NULL, NULL);
+    struct es_compile_opts co = {f->norm, 0};
+    if (rc == 0)
+        rc = es_ruleset_compile(r, &co, &f->rs, NULL, NULL);
+    es_rules_free(r);
+    return f->norm && rc == 0;
+}
+
+static bool fixture_stop(struct fixture *f)
+{
+    es_ruleset_free(f->rs);
+    es_norm_free(f->norm);
+    es_redis_child_stop(f->child);
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", f->dir);
+    return system(cmd) == 0;
+}
+
 ES_TEST(pages_become_mentions_counts_and_events_once)
 {
-    char dir[] = "/tmp/es-pipe-XXXXXX";
-    ES_ASSERT(mkdtemp(dir) != NULL);
-    struct es_redis_child *child = NULL;
-    char sock[256], url[300];
+    struct fixture f;
+    ES_ASSERT(fixture_start(&f));
     struct es_diag d = {0};
-    ES_ASSERT_EQ(es_redis_child_start(dir, &child, sock, sizeof sock, &d), 0);
-    snprintf(url, sizeof url, "unix://%s", sock);
 
-    const char *warn;
-    struct es_norm *norm = es_norm_new(NULL, &warn);
-    struct es_rules *r = es_rules_new();
-    ES_ASSERT_EQ(es_rules_load_dirs(r, ES_SOURCE_DIR "/keywords", ES_SOURCE_DIR "/rules", NULL,
-                                    NULL),
-                 0);
-    struct es_compile_opts co = {norm, 0};
-    struct es_ruleset *rs = NULL;
-    ES_ASSERT_EQ(es_ruleset_compile(r, &co, &rs, NULL, NULL), 0);
-    es_rules_free(r);
-
-    struct es_pipeline_opts po = {rs, NULL, NULL, url, 2, 8};
+    struct es_pipeline_opts po = {f.rs, NULL, NULL, f.url, 2, 8};
     struct es_pipeline *p = NULL;
     ES_ASSERT_EQ(es_pipeline_start(&po, &p, &d), 0);
     struct waiter w = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, 0, 0, ""};
@@ -105,7 +127,7 @@ ES_TEST(pages_become_mentions_counts_and_events_once)
     struct es_source src = {"tw", ES_FORMAT_TWITTER_V2, "http://127.0.0.1", NULL, NULL, NULL,
                             1000, 0, false, 0, 0, 0, NULL};
     /* Ann is a VIP: the page's dedup read brings her tier, and her SLA is 10 minutes */
-    redisContext *vc = redisConnectUnix(sock);
+    redisContext *vc = redisConnectUnix(f.sock);
     ES_ASSERT(vc && !vc->err);
     freeReplyObject(redisCommand(vc, "HSET es:vip twitter:ann vip"));
     ES_ASSERT_EQ(submit_wait(p, &src, page, strlen(page), &w), 0);
@@ -156,7 +178,7 @@ ES_TEST(pages_become_mentions_counts_and_events_once)
     ES_ASSERT_EQ(st.posts, 2 + 2 + 100 + 10);
 
     /* what Redis holds: the mention, seen marks, counts and an event */
-    redisContext *c = redisConnectUnix(sock);
+    redisContext *c = redisConnectUnix(f.sock);
     ES_ASSERT(c && !c->err);
     redisReply *rep = redisCommand(c, "HMGET es:seen:twitter:20261120 9001 9002 9003");
     ES_ASSERT(rep->type == REDIS_REPLY_ARRAY && rep->elements == 3);
@@ -177,33 +199,14 @@ ES_TEST(pages_become_mentions_counts_and_events_once)
     redisFree(c);
 
     es_pipeline_stop(p);
-    es_ruleset_free(rs);
-    es_norm_free(norm);
-    es_redis_child_stop(child);
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
-    ES_ASSERT_EQ(system(cmd), 0);
+    ES_ASSERT(fixture_stop(&f));
 }
 
 ES_TEST(a_complaint_inside_a_fence_is_routed_to_the_fence_brand)
 {
-    char dir[] = "/tmp/es-pipe-XXXXXX";
-    ES_ASSERT(mkdtemp(dir) != NULL);
-    struct es_redis_child *child = NULL;
-    char sock[256], url[300];
+    struct fixture f;
+    ES_ASSERT(fixture_start(&f));
     struct es_diag d = {0};
-    ES_ASSERT_EQ(es_redis_child_start(dir, &child, sock, sizeof sock, &d), 0);
-    snprintf(url, sizeof url, "unix://%s", sock);
-    const char *warn;
-    struct es_norm *norm = es_norm_new(NULL, &warn);
-    struct es_rules *r = es_rules_new();
-    ES_ASSERT_EQ(es_rules_load_dirs(r, ES_SOURCE_DIR "/keywords", ES_SOURCE_DIR "/rules", NULL,
-                                    NULL),
-                 0);
-    struct es_compile_opts co = {norm, 0};
-    struct es_ruleset *rs = NULL;
-    ES_ASSERT_EQ(es_ruleset_compile(r, &co, &rs, NULL, NULL), 0);
-    es_rules_free(r);
     json_t *fj = json_loads("[{\"id\":\"xidan\",\"brand\":\"starbucks\",\"name\":\"Xidan\","
                             "\"team\":\"bj\",\"circle\":{\"lat\":39.9087,\"lon\":116.3747,"
                             "\"radius_m\":300}}]",
@@ -213,7 +216,7 @@ ES_TEST(a_complaint_inside_a_fence_is_routed_to_the_fence_brand)
     json_decref(fj);
     struct es_sla_policy sla;
     es_sla_policy_default(&sla);
-    struct es_pipeline_opts po = {rs, fences, &sla, url, 1, 8};
+    struct es_pipeline_opts po = {f.rs, fences, &sla, f.url, 1, 8};
     struct es_pipeline *p = NULL;
     ES_ASSERT_EQ(es_pipeline_start(&po, &p, &d), 0);
     struct waiter w = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, 0, 0, ""};
@@ -235,13 +238,13 @@ ES_TEST(a_complaint_inside_a_fence_is_routed_to_the_fence_brand)
     es_pipeline_stats(p, &st);
     ES_ASSERT_EQ(st.mentions, 2);
     ES_ASSERT_EQ(st.fenced, 1);
-    struct es_store_opts so = {url, NULL, 0};
+    struct es_store_opts so = {f.url, NULL, 0};
     struct es_store *s = NULL;
     ES_ASSERT_EQ(es_store_open(&so, &s, &d), 0);
-    struct es_mention_filter f = {0};
+    struct es_mention_filter mf = {0};
     json_t *arr = NULL;
     char *next = NULL;
-    ES_ASSERT_EQ(es_store_mentions_list(s, &f, &arr, &next), 0);
+    ES_ASSERT_EQ(es_store_mentions_list(s, &mf, &arr, &next), 0);
     ES_ASSERT_EQ(json_array_size(arr), 2);
     int routed = 0;
     size_t i;
@@ -269,12 +272,7 @@ ES_TEST(a_complaint_inside_a_fence_is_routed_to_the_fence_brand)
     es_store_close(s);
     es_pipeline_stop(p);
     es_fences_free(fences);
-    es_ruleset_free(rs);
-    es_norm_free(norm);
-    es_redis_child_stop(child);
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
-    ES_ASSERT_EQ(system(cmd), 0);
+    ES_ASSERT(fixture_stop(&f));
 }
 
 int main(void)
